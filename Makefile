@@ -1,0 +1,58 @@
+# Longbow's front door. Every target installs what it needs first (npm packages, the
+# Python virtual environment), so a fresh clone needs only `make run` or `make test`.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(CURDIR)
+# npm's node@24 package puts Node 24 in node_modules/.bin; everything runs under it.
+export PATH := $(ROOT)/node_modules/.bin:$(ROOT)/.venv/bin:$(PATH)
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+LONGBOW_DATASETS ?= $(abspath $(ROOT)/../shared/datasets)
+export LONGBOW_DATASETS
+
+.PHONY: help setup run test test-unit test-pyarrow lint typecheck bench clean
+
+help:
+	@echo "make run     start one node with local storage in ./data (ports 3000/3001/9090)"
+	@echo "make test    every test: typecheck, lint, unit and integration, pyarrow suite"
+	@echo "make bench   the glove100 benchmark (not run by CI)"
+
+## setup: npm packages (with the approved install scripts) and the Python venv.
+setup: node_modules/.longbow-installed $(VENV)/.longbow-installed
+
+node_modules/.longbow-installed: package.json package-lock.json $(wildcard packages/*/package.json)
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(VENV)/.longbow-installed: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+run: setup
+	mkdir -p data snapshots
+	LONGBOW_DATA_PATH=$${LONGBOW_DATA_PATH:-./data} LONGBOW_SNAPSHOT_PATH=$${LONGBOW_SNAPSHOT_PATH:-./snapshots} \
+	  npx longbow serve
+
+typecheck: setup
+	npm run typecheck
+
+lint: setup
+	npm run lint
+
+test-unit: setup
+	npm test
+
+test-pyarrow: setup
+	$(PY) -m pytest -q packages/server/test/pyarrow
+
+test: typecheck lint test-unit test-pyarrow
+
+bench: setup
+	node packages/server/bench/glove100.ts
+
+clean:
+	rm -rf node_modules $(VENV) data snapshots .bench
