@@ -77,6 +77,8 @@ interface MemberRecord {
 interface Probe {
   readonly seqNo: number;
   readonly targetId: string;
+  /** The target's incarnation when the probe started: a failure suspects that one only. */
+  readonly targetIncarnation: number;
   readonly ackDeadlineMs: number;
   readonly endMs: number;
   indirectSent: boolean;
@@ -289,6 +291,7 @@ export class GossipCore {
     this.probe = {
       seqNo,
       targetId: target.id,
+      targetIncarnation: target.incarnation,
       ackDeadlineMs: nowMs + this.awareness.scaleMs(this.cfg.probeTimeoutMs),
       endMs: nowMs + intervalMs,
       indirectSent: false,
@@ -354,9 +357,10 @@ export class GossipCore {
     else this.awareness.applyDelta(1);
     const target = this.memberMap.get(p.targetId);
     if (target && isLive(target.state)) {
+      // A refutation that arrived during the probe makes this suspicion stale (ignored).
       this.onSuspect(nowMs, {
         type: 'suspect',
-        incarnation: target.incarnation,
+        incarnation: p.targetIncarnation,
         nodeId: target.id,
         fromId: this.id,
       });
