@@ -121,7 +121,6 @@ export class GossipCore {
   private nextPushPullMs: number;
   private nextReconnectMs: number;
   private leaving = false;
-  private leaveSent = false;
   private sends: Outbound[] = [];
   private events: MemberEvent[] = [];
   private readonly counts = Object.fromEntries(
@@ -219,9 +218,12 @@ export class GossipCore {
     return this.flush(nowMs);
   }
 
-  /** True once the leave broadcast was sent to a peer, or there is no peer to tell. */
+  /**
+   * True once the leave broadcast has used up its retransmissions (sent to about
+   * `retransmitMult * log10(N + 1)` peers), or there is no peer to tell.
+   */
   get leaveBroadcastSent(): boolean {
-    return this.leaving && (this.leaveSent || this.liveCount() <= 1);
+    return this.leaving && (!this.broadcasts.has(this.id) || this.liveCount() <= 1);
   }
 
   /** Announces new metadata: raises our incarnation and broadcasts it. */
@@ -647,9 +649,7 @@ export class GossipCore {
 
   private takeBroadcasts(budgetBytes: number): BroadcastMessage[] {
     const limit = retransmitLimit(this.cfg.retransmitMult, this.liveCount());
-    const msgs = this.broadcasts.take(budgetBytes, limit, PACKET_MESSAGE_COUNT_MAX - 2);
-    if (this.leaving && msgs.some((m) => m.type === 'dead' && m.nodeId === this.id)) this.leaveSent = true;
-    return msgs;
+    return this.broadcasts.take(budgetBytes, limit, PACKET_MESSAGE_COUNT_MAX - 2);
   }
 
   /** A protocol message with `extra` first and then as many broadcasts as fit in the packet. */
