@@ -1,0 +1,206 @@
+/**
+ * DoAction and ListActions. Bodies and results are JSON (one Result per call).
+ *
+ * | action | body | result |
+ * |---|---|---|
+ * | get_stats | `{}` or `{"dataset"}` | node, WAL, memory and per-dataset figures |
+ * | check_readiness | `{}` | lifecycle state and per-dataset indexing lag |
+ * | drop_dataset | `{"dataset"}` | `{"status":"ok","dataset","lsn"}` — logged, stays dropped |
+ * | delete | `{"dataset","ids":[...]}` | `{"status":"ok","deleted":n,"lsn"}` — logged |
+ */
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { Action, ActionType, Empty, Result } from '@longbow/flight';
+import { ErrorCode, LongbowError, toStatusError } from '../errors.ts';
+import type { Dataset, IdKey } from '../store/dataset.ts';
+import { encodeDeleteRecord } from '../store/records.ts';
+import { WalOp } from '../wal/entry.ts';
+import { WalUnavailableError } from '../wal/wal.ts';
+import { checkServing, type NodeContext } from './context.ts';
+
+type ActionFn = (ctx: NodeContext, body: Record<string, unknown>) => Promise<unknown> | unknown;
+
+interface ActionSpec {
+  description: string;
+  run: ActionFn;
+}
+
+function bodyDataset(body: Record<string, unknown>, action: string): string {
+  const d = body.dataset;
+  if (typeof d !== 'string' || d.length === 0)
+    throw new LongbowError(ErrorCode.invalidAction, `${action} needs {"dataset": "<name>"}`);
+  return d;
+}
+
+function datasetStats(ds: Dataset) {
+  return {
+    records: ds.liveCount,
+    rows: ds.rowCount,
+    tombstones: ds.tombstoneCount,
+    bytes: ds.byteLength,
+    batches: ds.batches.length,
+    dim: ds.def.dim,
+    metric: ds.def.metric,
+    id_type: ds.def.idType,
+    last_lsn: Number(ds.lastLsn),
+    index: {
+      type: 'hnsw',
+      indexed: ds.index?.indexed ?? 0,
+      queue_depth: ds.index?.queueDepth ?? 0,
+      tombstones: ds.index?.tombstones ?? 0,
+      caught_up: ds.index?.isCaughtUp() ?? true,
+    },
+  };
+}
+
+async function logged(
+  ctx: NodeContext,
+  op: (typeof WalOp)[keyof typeof WalOp],
+  dataset: string,
+  record: Uint8Array,
+  apply: (lsn: bigint) => void,
+): Promise<bigint> {
+  try {
+    return await ctx.wal.append(op, dataset, record, Date.now(), apply);
+  } catch (err) {
+    if (err instanceof WalUnavailableError)
+      throw new LongbowError(ErrorCode.walFailed, err.message, { cause: err });
+    throw err;
+  }
+}
+
+/** The action table. Names are part of the wire contract. */
+export const ACTIONS: Record<string, ActionSpec> = {
+  get_stats: {
+    description:
+      'Node, WAL, memory and per-dataset statistics (records, bytes, index state). Body: {} or {"dataset"}.',
+    run: (ctx, body) => {
+      const datasets =
+        body.dataset !== undefined ? [ctx.store.require(bodyDataset(body, 'get_stats'))] : ctx.store.list();
+      const mem = process.memoryUsage();
+      return {
+        node_id: ctx.config.nodeId,
+        state: ctx.state,
+        datasets: Object.fromEntries(datasets.map((ds) => [ds.name, datasetStats(ds)])),
+        total_records: datasets.reduce((n, ds) => n + ds.liveCount, 0),
+        total_bytes: datasets.reduce((n, ds) => n + ds.byteLength, 0),
+        memory: {
+          rss_bytes: mem.rss,
+          heap_used_bytes: mem.heapUsed,
+          external_bytes: mem.external,
+          limit_bytes: ctx.config.maxMemoryBytes,
+        },
+        wal: {
+          last_lsn: Number(ctx.wal.lastLsn),
+          size_bytes: ctx.wal.sizeBytes(),
+          queue_depth: ctx.wal.queueDepth(),
+          queue_fill: ctx.wal.queueFill(),
+        },
+      };
+    },
+  },
+  check_readiness: {
+    description:
+      'Whether the node serves, and per dataset whether indexing has caught up (and how far behind it is).',
+    run: (ctx) => ({
+      ready: ctx.state === 'ready',
+      state: ctx.state,
+      datasets: Object.fromEntries(
+        ctx.store
+          .list()
+          .map((ds) => [
+            ds.name,
+            {
+              indexed: ds.index?.indexed ?? 0,
+              rows: ds.rowCount,
+              lag: ds.index?.queueDepth ?? 0,
+              caught_up: ds.index?.isCaughtUp() ?? true,
+            },
+          ]),
+      ),
+    }),
+  },
+  drop_dataset: {
+    description:
+      'Drops a dataset and its index. Logged in the WAL: it stays dropped after a restart. Body: {"dataset"}.',
+    run: async (ctx, body) => {
+      checkServing(ctx);
+      const name = bodyDataset(body, 'drop_dataset');
+      ctx.store.require(name);
+      const lsn = await logged(ctx, WalOp.dropDataset, name, new Uint8Array(0), () =>
+        ctx.store.applyDrop(name),
+      );
+      return { status: 'ok', dataset: name, lsn: Number(lsn) };
+    },
+  },
+  delete: {
+    description:
+      'Deletes rows by id; they never appear in scans or searches again. Logged. Body: {"dataset","ids":[...]}.',
+    run: async (ctx, body) => {
+      checkServing(ctx);
+      const name = bodyDataset(body, 'delete');
+      const ds = ctx.store.require(name);
+      const ids = body.ids;
+      if (!Array.isArray(ids) || ids.length === 0)
+        throw new LongbowError(ErrorCode.invalidAction, 'delete needs {"ids": [...]} with at least one id');
+      let keys: IdKey[];
+      try {
+        keys = ids.map((id) => (ds.def.idType === 'utf8' ? String(id) : BigInt(id as number | string)));
+      } catch {
+        throw new LongbowError(ErrorCode.invalidAction, `ids must be ${ds.def.idType} values`);
+      }
+      const idType = ds.def.schema.fields.find((f) => f.name === 'id')!.type;
+      let deleted = 0;
+      const lsn = await logged(ctx, WalOp.delete, name, encodeDeleteRecord(keys, idType), (l) => {
+        deleted = ctx.store.applyDelete(name, keys, l);
+      });
+      return { status: 'ok', dataset: name, deleted, lsn: Number(lsn) };
+    },
+  },
+};
+
+function parseBody(action: Action): Record<string, unknown> {
+  const raw = action.body && action.body.byteLength > 0 ? Buffer.from(action.body).toString('utf8') : '';
+  if (raw.trim() === '') return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (err) {
+    throw new LongbowError(
+      ErrorCode.invalidAction,
+      `body of action "${action.type}" is not valid JSON: ${(err as Error).message}`,
+    );
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new LongbowError(ErrorCode.invalidAction, `body of action "${action.type}" must be a JSON object`);
+  }
+  return json as Record<string, unknown>;
+}
+
+/** The DoAction handler (served on both ports). */
+export function doActionHandler(ctx: NodeContext) {
+  return async (call: ServerWritableStream<Action, Result>): Promise<void> => {
+    try {
+      const spec = ACTIONS[call.request.type];
+      if (!spec) {
+        throw new LongbowError(
+          ErrorCode.unknownAction,
+          `unknown action "${call.request.type}" (known: ${Object.keys(ACTIONS).join(', ')})`,
+        );
+      }
+      const result = await spec.run(ctx, parseBody(call.request));
+      call.write({ body: Buffer.from(JSON.stringify(result)) });
+      call.end();
+    } catch (err) {
+      if (!(err instanceof LongbowError)) ctx.log.error({ err }, 'DoAction failed');
+      call.emit('error', toStatusError(err));
+    }
+  };
+}
+
+/** The ListActions handler. */
+export function listActionsHandler() {
+  return (call: ServerWritableStream<Empty, ActionType>): void => {
+    for (const [type, spec] of Object.entries(ACTIONS)) call.write({ type, description: spec.description });
+    call.end();
+  };
+}

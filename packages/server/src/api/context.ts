@@ -1,0 +1,34 @@
+/**
+ * What the Flight handlers share: configuration, the store, the WAL, metrics, the logger
+ * and the node's lifecycle state.
+ */
+import type { Logger } from 'pino';
+import type { NodeConfig } from '../config.ts';
+import { ErrorCode, LongbowError } from '../errors.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Store } from '../store/store.ts';
+import type { Wal } from '../wal/wal.ts';
+
+/**
+ * Node lifecycle: `starting → ready → draining → stopped`. Only `ready` serves data calls;
+ * `/readyz` reports it.
+ */
+export type LifecycleState = 'starting' | 'ready' | 'draining' | 'stopped';
+
+/** Shared state of one node's handlers. */
+export interface NodeContext {
+  readonly config: NodeConfig;
+  readonly store: Store;
+  readonly wal: Wal;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  state: LifecycleState;
+}
+
+/** Throws UNAVAILABLE (NOT_READY or SHUTTING_DOWN) unless the node is ready. */
+export function checkServing(ctx: NodeContext): void {
+  if (ctx.state === 'ready') return;
+  if (ctx.state === 'starting')
+    throw new LongbowError(ErrorCode.notReady, 'node is starting (replaying the WAL); retry shortly');
+  throw new LongbowError(ErrorCode.shuttingDown, 'node is shutting down');
+}

@@ -1,0 +1,227 @@
+/**
+ * Index worker thread: holds HNSW graphs (hnswlib-node; Malkov & Yashunin, "Efficient and
+ * robust approximate nearest neighbor search using Hierarchical Navigable Small World
+ * graphs", IEEE TPAMI 2018) and builds them off the main event loop.
+ *
+ * Vectors arrive in `add` messages and wait in a queue; the worker inserts them in slices
+ * of at most SLICE_MS, handling messages (searches) between slices. A search covers the
+ * graph *and* the queue (exactly), so every vector posted before the search is visible.
+ */
+import { parentPort, type Transferable } from 'node:worker_threads';
+import hnswlib from 'hnswlib-node';
+import type { MetricName } from '../config.ts';
+import { hnswSpace, internalDistance, normalized } from './metric.ts';
+import type { AddMsg, CreateMsg, FromWorker, SearchMsg, ToWorker } from './protocol.ts';
+import { TopK } from './top-k.ts';
+
+/** Longest stretch of insertions before the worker looks at its messages again, ms. */
+const SLICE_MS = 8;
+/** First graph capacity; doubled when full. */
+const INITIAL_CAPACITY = 1024;
+
+interface Chunk {
+  firstLabel: number;
+  count: number;
+  vectors: Float32Array;
+  /** Next row of the chunk to insert. */
+  next: number;
+}
+
+interface IndexState {
+  metric: MetricName;
+  dim: number;
+  hnsw: hnswlib.HierarchicalNSW;
+  capacity: number;
+  /** Elements inserted in the graph (including deleted ones). */
+  graphCount: number;
+  /** Labels processed: inserted, or skipped because deleted while queued. */
+  indexedCount: number;
+  queue: Chunk[];
+  pendingCount: number;
+  /** Labels deleted while still queued: skipped on insertion, hidden from exact search. */
+  deletedQueued: Set<number>;
+  /** Labels deleted after insertion (hnswlib markDelete): the graph's tombstones. */
+  tombstones: number;
+}
+
+const port = parentPort;
+if (!port) throw new Error('hnsw-worker must run in a worker thread');
+
+const indexes = new Map<number, IndexState>();
+let working = false;
+
+function post(msg: FromWorker, transfer: Transferable[] = []): void {
+  port!.postMessage(msg, transfer);
+}
+
+function progress(id: number, s: IndexState): void {
+  post({
+    type: 'progress',
+    indexId: id,
+    indexedCount: s.indexedCount,
+    pendingCount: s.pendingCount,
+    tombstoneCount: s.tombstones,
+  });
+}
+
+function create(msg: CreateMsg): void {
+  const hnsw = new hnswlib.HierarchicalNSW(hnswSpace(msg.metric), msg.dim);
+  hnsw.initIndex({
+    maxElements: INITIAL_CAPACITY,
+    m: msg.m,
+    efConstruction: msg.efConstruction,
+    randomSeed: msg.seed,
+  });
+  indexes.set(msg.indexId, {
+    metric: msg.metric,
+    dim: msg.dim,
+    hnsw,
+    capacity: INITIAL_CAPACITY,
+    graphCount: 0,
+    indexedCount: 0,
+    queue: [],
+    pendingCount: 0,
+    deletedQueued: new Set(),
+    tombstones: 0,
+  });
+}
+
+function add(msg: AddMsg): void {
+  const s = indexes.get(msg.indexId);
+  if (!s) return;
+  s.queue.push({ firstLabel: msg.firstLabel, count: msg.count, vectors: msg.vectors, next: 0 });
+  s.pendingCount += msg.count;
+  scheduleWork();
+}
+
+function remove(indexId: number, labels: Float64Array): void {
+  const s = indexes.get(indexId);
+  if (!s) return;
+  for (const label of labels) {
+    if (label < s.indexedCount) {
+      try {
+        s.hnsw.markDelete(label);
+        s.tombstones++;
+      } catch {
+        // Not in the graph: it was skipped at insertion because it was deleted while queued.
+      }
+    } else {
+      s.deletedQueued.add(label);
+    }
+  }
+  progress(indexId, s);
+}
+
+/** Inserts queued vectors for up to SLICE_MS, then yields to the message loop. */
+function work(): void {
+  working = false;
+  const deadline = performance.now() + SLICE_MS;
+  let more = false;
+  for (const [id, s] of indexes) {
+    if (s.queue.length === 0) continue;
+    while (s.queue.length > 0 && performance.now() < deadline) insertSome(s, 16);
+    progress(id, s);
+    if (s.queue.length > 0) more = true;
+  }
+  if (more) scheduleWork();
+}
+
+function insertSome(s: IndexState, maxRows: number): void {
+  const chunk = s.queue[0]!;
+  const end = Math.min(chunk.count, chunk.next + maxRows);
+  for (let row = chunk.next; row < end; row++) {
+    const label = chunk.firstLabel + row;
+    if (s.deletedQueued.delete(label)) {
+      s.indexedCount = label + 1;
+      continue;
+    }
+    if (s.graphCount >= s.capacity) {
+      s.capacity *= 2;
+      s.hnsw.resizeIndex(s.capacity);
+    }
+    const v = chunk.vectors.subarray(row * s.dim, (row + 1) * s.dim);
+    s.hnsw.addPoint(Array.from(v), label);
+    s.graphCount++;
+    s.indexedCount = label + 1;
+  }
+  s.pendingCount -= end - chunk.next;
+  chunk.next = end;
+  if (chunk.next >= chunk.count) s.queue.shift();
+}
+
+function scheduleWork(): void {
+  if (working) return;
+  working = true;
+  setImmediate(work);
+}
+
+function bitSet(bits: Uint8Array, label: number): boolean {
+  return ((bits[label >>> 3] ?? 0) & (1 << (label & 7))) !== 0;
+}
+
+function search(msg: SearchMsg): void {
+  const s = indexes.get(msg.indexId);
+  const { queryCount, k } = msg;
+  const labels = new Float64Array(queryCount * k);
+  const distances = new Float32Array(queryCount * k);
+  const offsets = new Int32Array(queryCount);
+  const counts = new Int32Array(queryCount);
+  if (s) {
+    const exact = internalDistance(s.metric);
+    const allowed = msg.allowed;
+    const filter = allowed ? (label: number) => bitSet(allowed, label) : undefined;
+    s.hnsw.setEf(Math.max(msg.ef, k));
+    for (let q = 0; q < queryCount; q++) {
+      const raw = msg.queries.subarray(q * s.dim, (q + 1) * s.dim);
+      const query = s.metric === 'cosine' ? normalized(raw) : raw;
+      const top = new TopK(k);
+      if (s.graphCount > 0) {
+        const res = s.hnsw.searchKnn(Array.from(raw), Math.min(k, s.capacity), filter);
+        for (let i = 0; i < res.neighbors.length; i++) top.push(res.neighbors[i]!, res.distances[i]!);
+      }
+      for (const chunk of s.queue) {
+        for (let row = chunk.next; row < chunk.count; row++) {
+          const label = chunk.firstLabel + row;
+          if (s.deletedQueued.has(label) || (allowed && !bitSet(allowed, label))) continue;
+          top.push(label, exact(query, chunk.vectors, row * s.dim));
+        }
+      }
+      const sorted = top.sorted();
+      offsets[q] = q * k;
+      counts[q] = sorted.labels.length;
+      labels.set(sorted.labels, q * k);
+      distances.set(sorted.distances, q * k);
+    }
+  }
+  post({ type: 'result', reqId: msg.reqId, labels, distances, offsets, counts }, [
+    labels.buffer,
+    distances.buffer,
+    offsets.buffer,
+    counts.buffer,
+  ]);
+}
+
+port.on('message', (msg: ToWorker) => {
+  try {
+    switch (msg.type) {
+      case 'create':
+        create(msg);
+        break;
+      case 'add':
+        add(msg);
+        break;
+      case 'delete':
+        remove(msg.indexId, msg.labels);
+        break;
+      case 'search':
+        search(msg);
+        break;
+      case 'drop':
+        indexes.delete(msg.indexId);
+        break;
+    }
+  } catch (err) {
+    const reqId = msg.type === 'search' ? msg.reqId : undefined;
+    post({ type: 'error', reqId, indexId: msg.indexId, message: (err as Error).message });
+  }
+});

@@ -1,0 +1,93 @@
+/**
+ * Messages between the main thread and index worker threads (structured clone; typed
+ * arrays are transferred, not copied). One worker holds several indexes, keyed by id.
+ *
+ * Ordering is the visibility guarantee: a worker handles messages in the order they were
+ * posted, so a search posted after an `add` sees those rows — indexed already, or still
+ * queued, in which case the worker searches them exactly.
+ */
+import type { MetricName } from '../config.ts';
+
+/** Creates an empty HNSW index. */
+export interface CreateMsg {
+  type: 'create';
+  indexId: number;
+  metric: MetricName;
+  dim: number;
+  /** HNSW graph degree. */
+  m: number;
+  efConstruction: number;
+  seed: number;
+}
+
+/** Queues `count` vectors with labels `firstLabel ..` for insertion. */
+export interface AddMsg {
+  type: 'add';
+  indexId: number;
+  firstLabel: number;
+  count: number;
+  /** count × dim float32, row-major. */
+  vectors: Float32Array;
+}
+
+/** Marks labels deleted: they are never returned again. */
+export interface DeleteMsg {
+  type: 'delete';
+  indexId: number;
+  labels: Float64Array;
+}
+
+/** k-NN for `queryCount` queries. */
+export interface SearchMsg {
+  type: 'search';
+  reqId: number;
+  indexId: number;
+  /** queryCount × dim float32, row-major. */
+  queries: Float32Array;
+  queryCount: number;
+  k: number;
+  ef: number;
+  /** Optional bitmap over labels (bit `label` set = may be returned). */
+  allowed?: Uint8Array;
+}
+
+export interface DropMsg {
+  type: 'drop';
+  indexId: number;
+}
+
+export type ToWorker = CreateMsg | AddMsg | DeleteMsg | SearchMsg | DropMsg;
+
+/** Indexing progress of one index. */
+export interface ProgressMsg {
+  type: 'progress';
+  indexId: number;
+  /** Labels processed (inserted into the graph, or skipped because deleted first). */
+  indexedCount: number;
+  /** Vectors received but not yet in the graph. */
+  pendingCount: number;
+  /** Deleted labels still present in the graph (HNSW tombstones). */
+  tombstoneCount: number;
+}
+
+/**
+ * Search results: for query i, `counts[i]` hits at `offsets[i]` in `labels`/`distances`,
+ * nearest first, distances internal (see metric.ts).
+ */
+export interface ResultMsg {
+  type: 'result';
+  reqId: number;
+  labels: Float64Array;
+  distances: Float32Array;
+  offsets: Int32Array;
+  counts: Int32Array;
+}
+
+export interface ErrorMsg {
+  type: 'error';
+  reqId?: number;
+  indexId?: number;
+  message: string;
+}
+
+export type FromWorker = ProgressMsg | ResultMsg | ErrorMsg;

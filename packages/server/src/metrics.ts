@@ -1,0 +1,169 @@
+/**
+ * The node's Prometheus metrics (prom-client). Names are part of the contract
+ * (DESIGN.md, "Metrics"): dashboards and alerts in deploy/ use exactly these.
+ *
+ * | metric | type | labels |
+ * |---|---|---|
+ * | longbow_wal_writes_total | counter | status (ok, error) |
+ * | longbow_wal_bytes_written_total | counter | |
+ * | longbow_wal_fsync_duration_seconds | histogram | |
+ * | longbow_wal_group_commit_entries | histogram | |
+ * | longbow_wal_queue_depth | gauge | |
+ * | longbow_wal_size_bytes | gauge | |
+ * | longbow_wal_replay_duration_seconds | gauge | |
+ * | longbow_flush_ops_total | counter | status (ok, error) |
+ * | longbow_flight_requests_total | counter | method, code |
+ * | longbow_flight_request_duration_seconds | histogram | method |
+ * | longbow_ingest_rows_total, longbow_ingest_bytes_total | counter | |
+ * | longbow_search_duration_seconds | histogram | kind (knn, filtered) |
+ * | longbow_dataset_records, longbow_dataset_bytes | gauge | dataset |
+ * | longbow_index_size, longbow_tombstones, longbow_index_queue_depth | gauge | dataset |
+ * | longbow_memory_limit_bytes | gauge | |
+ * plus prom-client's default `process_*` and `nodejs_*` metrics.
+ */
+import client from 'prom-client';
+import type { Store } from './store/store.ts';
+import type { Wal } from './wal/wal.ts';
+
+const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** All metrics of one node, in their own registry. */
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly walWrites: client.Counter<'status'>;
+  readonly walBytes: client.Counter;
+  readonly walFsync: client.Histogram;
+  readonly walGroupEntries: client.Histogram;
+  readonly walReplaySeconds: client.Gauge;
+  readonly flushOps: client.Counter<'status'>;
+  readonly flightRequests: client.Counter<'method' | 'code'>;
+  readonly flightDuration: client.Histogram<'method'>;
+  readonly ingestRows: client.Counter;
+  readonly ingestBytes: client.Counter;
+  readonly searchDuration: client.Histogram<'kind'>;
+  private store: Store | undefined;
+  private wal: Wal | undefined;
+  private memoryLimitBytes = 0;
+
+  constructor(nodeId: string) {
+    const registers = [this.registry];
+    this.registry.setDefaultLabels({ node: nodeId });
+    client.collectDefaultMetrics({ register: this.registry });
+    this.walWrites = new client.Counter({
+      name: 'longbow_wal_writes_total',
+      help: 'WAL entries written, by outcome',
+      labelNames: ['status'],
+      registers,
+    });
+    this.walBytes = new client.Counter({
+      name: 'longbow_wal_bytes_written_total',
+      help: 'Bytes written to the WAL',
+      registers,
+    });
+    this.walFsync = new client.Histogram({
+      name: 'longbow_wal_fsync_duration_seconds',
+      help: 'Time of one group-commit fsync',
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.walGroupEntries = new client.Histogram({
+      name: 'longbow_wal_group_commit_entries',
+      help: 'Entries made durable by one write+fsync (group commit size)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024],
+      registers,
+    });
+    this.walReplaySeconds = new client.Gauge({
+      name: 'longbow_wal_replay_duration_seconds',
+      help: 'Time the last start-up spent replaying the WAL',
+      registers,
+    });
+    this.flushOps = new client.Counter({
+      name: 'longbow_flush_ops_total',
+      help: 'WAL fsync operations, by outcome',
+      labelNames: ['status'],
+      registers,
+    });
+    this.flightRequests = new client.Counter({
+      name: 'longbow_flight_requests_total',
+      help: 'Flight calls, by method and gRPC status code name',
+      labelNames: ['method', 'code'],
+      registers,
+    });
+    this.flightDuration = new client.Histogram({
+      name: 'longbow_flight_request_duration_seconds',
+      help: 'Flight call duration, by method',
+      labelNames: ['method'],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.ingestRows = new client.Counter({
+      name: 'longbow_ingest_rows_total',
+      help: 'Rows acknowledged by DoPut',
+      registers,
+    });
+    this.ingestBytes = new client.Counter({
+      name: 'longbow_ingest_bytes_total',
+      help: 'Arrow bytes acknowledged by DoPut',
+      registers,
+    });
+    this.searchDuration = new client.Histogram({
+      name: 'longbow_search_duration_seconds',
+      help: 'Search latency inside the node, by kind',
+      labelNames: ['kind'],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    const metrics = this;
+    new client.Gauge({
+      name: 'longbow_wal_queue_depth',
+      help: 'WAL entries waiting to be written',
+      registers,
+      collect() {
+        this.set(metrics.wal?.queueDepth() ?? 0);
+      },
+    });
+    new client.Gauge({
+      name: 'longbow_wal_size_bytes',
+      help: 'Bytes in WAL segment files',
+      registers,
+      collect() {
+        this.set(metrics.wal?.sizeBytes() ?? 0);
+      },
+    });
+    new client.Gauge({
+      name: 'longbow_memory_limit_bytes',
+      help: 'LONGBOW_MAX_MEMORY (0 = unlimited)',
+      registers,
+      collect() {
+        this.set(metrics.memoryLimitBytes);
+      },
+    });
+    const perDataset = (
+      name: string,
+      help: string,
+      value: (ds: ReturnType<Store['list']>[number]) => number,
+    ) =>
+      new client.Gauge({
+        name,
+        help,
+        labelNames: ['dataset'],
+        registers,
+        collect() {
+          this.reset();
+          for (const ds of metrics.store?.list() ?? []) this.set({ dataset: ds.name }, value(ds));
+        },
+      });
+    perDataset('longbow_dataset_records', 'Live rows per dataset', (ds) => ds.liveCount);
+    perDataset('longbow_dataset_bytes', 'Arrow bytes held per dataset', (ds) => ds.byteLength);
+    perDataset('longbow_index_size', 'Rows processed by the dataset index', (ds) => ds.index?.indexed ?? 0);
+    perDataset('longbow_tombstones', 'Replaced or deleted rows not yet compacted', (ds) => ds.tombstoneCount);
+    perDataset('longbow_index_queue_depth', 'Rows waiting to be indexed', (ds) => ds.index?.queueDepth ?? 0);
+  }
+
+  /** Connects the gauges that read live state. */
+  attach(store: Store, wal: Wal, memoryLimitBytes: number): void {
+    this.store = store;
+    this.wal = wal;
+    this.memoryLimitBytes = memoryLimitBytes;
+  }
+}

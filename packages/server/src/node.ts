@@ -1,0 +1,153 @@
+/**
+ * One Longbow node: wires config, WAL, store, index workers, the two Flight servers and
+ * the HTTP server, and runs the lifecycle.
+ *
+ * Start: HTTP up first (so probes answer during a long replay) → index workers → WAL
+ * replay into the store → Flight servers bound → `ready`.
+ * Stop (SIGTERM/SIGINT): `draining` (new calls get UNAVAILABLE) → in-flight calls finish
+ * within `shutdownGraceMs` → WAL flushed and fsynced → workers stopped → `stopped`.
+ */
+import type http from 'node:http';
+import type { Server } from '@grpc/grpc-js';
+import { bindInsecure, createFlightServer, shutdownServer } from '@longbow/flight';
+import type { NodeContext } from './api/context.ts';
+import { dataHandlers, metaHandlers } from './api/services.ts';
+import { type NodeConfig, splitAddr } from './config.ts';
+import { httpPort, startHttpServer } from './http.ts';
+import { IndexPool } from './index/index-pool.ts';
+import { createLogger, type Logger } from './log.ts';
+import { Metrics } from './metrics.ts';
+import { Store } from './store/store.ts';
+import { Wal } from './wal/wal.ts';
+
+/** Ports a started node listens on (useful when configured with port 0). */
+export interface NodePorts {
+  data: number;
+  meta: number;
+  http: number;
+}
+
+/** A running node. Create with {@link LongbowNode.start}. */
+export class LongbowNode {
+  readonly ctx: NodeContext;
+  readonly ports: NodePorts;
+  private readonly servers: { data: Server; meta: Server; http: http.Server };
+  private readonly pool: IndexPool;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(ctx: NodeContext, ports: NodePorts, servers: LongbowNode['servers'], pool: IndexPool) {
+    this.ctx = ctx;
+    this.ports = ports;
+    this.servers = servers;
+    this.pool = pool;
+  }
+
+  /** Starts a node; resolves once it is ready. Throws (after cleaning up) if start-up fails. */
+  static async start(
+    config: NodeConfig,
+    log: Logger = createLogger(config.nodeId, config.logLevel),
+  ): Promise<LongbowNode> {
+    const metrics = new Metrics(config.nodeId);
+    let state: NodeContext['state'] = 'starting';
+    let ctxRef: NodeContext | undefined;
+    const httpServer = await startHttpServer(config.metricsAddr, metrics, () => ctxRef?.state ?? state);
+    const pool = new IndexPool(config.indexWorkers, (err) => log.error({ err }, 'index worker failed'));
+    try {
+      const store = new Store(pool, config, (name) =>
+        log.warn({ dataset: name }, 'rebuilding index after a worker failure'),
+      );
+      const replayStart = performance.now();
+      let replayed = 0;
+      const wal = await Wal.open(
+        {
+          dir: config.dataPath,
+          segmentBytes: config.walSegmentBytes,
+          queueBytesMax: config.walQueueBytesMax,
+          asyncFsync: config.asyncFsync,
+          flushIntervalMs: config.walFlushIntervalMs,
+          observer: {
+            onFlush: (n, bytes, fsyncSeconds) => {
+              metrics.walWrites.inc({ status: 'ok' }, n);
+              metrics.walBytes.inc(bytes);
+              metrics.walGroupEntries.observe(n);
+              if (!config.asyncFsync) metrics.walFsync.observe(fsyncSeconds);
+            },
+            onFsync: (ok) => metrics.flushOps.inc({ status: ok ? 'ok' : 'error' }),
+            onFailure: (err) => {
+              metrics.walWrites.inc({ status: 'error' });
+              log.error({ err }, 'WAL write failed: refusing further writes until restart');
+            },
+            onTornTail: (file, offset, reason) =>
+              log.warn({ file, offset, reason }, 'WAL torn tail truncated'),
+          },
+        },
+        (entry) => {
+          store.applyEntry(entry);
+          replayed++;
+        },
+      );
+      const replaySeconds = (performance.now() - replayStart) / 1000;
+      metrics.walReplaySeconds.set(replaySeconds);
+      metrics.attach(store, wal, config.maxMemoryBytes);
+      log.info(
+        { entries: replayed, seconds: Number(replaySeconds.toFixed(3)), lastLsn: Number(wal.lastLsn) },
+        'WAL replayed',
+      );
+      const ctx: NodeContext = { config, store, wal, metrics, log, state };
+      ctxRef = ctx;
+      const opts = { maxMessageBytes: config.maxMessageBytes * 2 };
+      const data = createFlightServer(dataHandlers(ctx), opts);
+      const meta = createFlightServer(metaHandlers(ctx), opts);
+      const dataPort = await bindInsecure(data, config.listenAddr);
+      const metaPort = await bindInsecure(meta, config.metaAddr);
+      ctx.state = 'ready';
+      const ports = { data: dataPort, meta: metaPort, http: httpPort(httpServer) };
+      log.info(
+        { ports, advertiseHost: config.advertiseHost, datasets: store.list().length },
+        'Longbow node ready',
+      );
+      return new LongbowNode(ctx, ports, { data, meta, http: httpServer }, pool);
+    } catch (err) {
+      state = 'stopped';
+      await pool.close();
+      await new Promise((resolve) => httpServer.close(resolve));
+      throw err;
+    }
+  }
+
+  /** Graceful shutdown (idempotent). */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    const { ctx } = this;
+    const started = performance.now();
+    ctx.state = 'draining';
+    ctx.log.info('draining: no new calls, waiting for in-flight calls');
+    const grace = ctx.config.shutdownGraceMs;
+    await Promise.all([shutdownServer(this.servers.data, grace), shutdownServer(this.servers.meta, grace)]);
+    await ctx.wal.close();
+    await this.pool.close();
+    ctx.state = 'stopped';
+    await new Promise((resolve) => this.servers.http.close(resolve));
+    ctx.log.info(
+      {
+        seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+        lastLsn: Number(ctx.wal.lastLsn),
+      },
+      'Longbow node stopped',
+    );
+  }
+
+  /** The data server's address as `host:port` for clients on this machine. */
+  dataAddress(): string {
+    return `${splitAddr(this.ctx.config.listenAddr).host.replace('0.0.0.0', '127.0.0.1')}:${this.ports.data}`;
+  }
+
+  /** The meta server's address as `host:port` for clients on this machine. */
+  metaAddress(): string {
+    return `${splitAddr(this.ctx.config.metaAddr).host.replace('0.0.0.0', '127.0.0.1')}:${this.ports.meta}`;
+  }
+}

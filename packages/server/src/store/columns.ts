@@ -1,0 +1,130 @@
+/**
+ * Column building blocks over `apache-arrow` Data: row selection ("take"), constant
+ * columns and columns built from JS values. Fixed-width types are gathered directly from
+ * their value buffers; other types go through Arrow's builders.
+ */
+import {
+  type Data,
+  type DataType,
+  type FixedSizeList,
+  makeData,
+  RecordBatch,
+  type Schema,
+  Struct,
+  Type,
+  Vector,
+  vectorFromArray,
+} from 'apache-arrow';
+
+type TypedArray =
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array;
+type TypedArrayCtor = { new (length: number): TypedArray };
+
+const FIXED_WIDTH = new Set<Type>([
+  Type.Int,
+  Type.Float,
+  Type.Timestamp,
+  Type.Date,
+  Type.Time,
+  Type.Duration,
+  Type.Decimal,
+  Type.Interval,
+]);
+
+function takeValidity(
+  data: Data,
+  rows: ArrayLike<number>,
+): { nullBitmap: Uint8Array | undefined; nullCount: number } {
+  if (data.nullCount === 0) return { nullBitmap: undefined, nullCount: 0 };
+  const bitmap = new Uint8Array((rows.length + 7) >> 3);
+  let nullCount = 0;
+  for (let i = 0; i < rows.length; i++) {
+    if (data.getValid(rows[i]!)) bitmap[i >> 3]! |= 1 << (i & 7);
+    else nullCount++;
+  }
+  return { nullBitmap: nullCount > 0 ? bitmap : undefined, nullCount };
+}
+
+function gather(values: TypedArray, stride: number, rows: ArrayLike<number>): TypedArray {
+  const out = new (values.constructor as TypedArrayCtor)(rows.length * stride);
+  if (stride === 1) {
+    for (let i = 0; i < rows.length; i++) (out as Float64Array)[i] = (values as Float64Array)[rows[i]!]!;
+  } else {
+    for (let i = 0; i < rows.length; i++) {
+      const from = rows[i]! * stride;
+      out.set(values.subarray(from, from + stride) as never, i * stride);
+    }
+  }
+  return out;
+}
+
+/** The rows `rows` (indexes into `data`, any order, repeats allowed) as new Data. */
+export function takeData(data: Data, rows: ArrayLike<number>): Data {
+  const { type } = data;
+  const length = rows.length;
+  const { nullBitmap, nullCount } = takeValidity(data, rows);
+  if (FIXED_WIDTH.has(data.typeId) && data.values) {
+    const values = gather(data.values as TypedArray, data.stride, rows);
+    return makeData({ type, length, nullCount, nullBitmap, data: values } as never);
+  }
+  if (data.typeId === Type.FixedSizeList) {
+    const size = (type as FixedSizeList).listSize;
+    const childRows = new Int32Array(length * size);
+    for (let i = 0; i < length; i++) {
+      const base = rows[i]! * size;
+      for (let j = 0; j < size; j++) childRows[i * size + j] = base + j;
+    }
+    const child = takeData(data.children[0]!, childRows);
+    return makeData({ type, length, nullCount, nullBitmap, child } as never);
+  }
+  if (data.typeId === Type.Dictionary && data.dictionary) {
+    const indices = gather(data.values as TypedArray, 1, rows);
+    return makeData({
+      type,
+      length,
+      nullCount,
+      nullBitmap,
+      data: indices,
+      dictionary: data.dictionary,
+    } as never);
+  }
+  const vector = new Vector([data]);
+  const values = Array.from(rows, (r) => (vector.isValid(r) ? vector.get(r) : null));
+  return valuesToData(values, type);
+}
+
+/** Builds Data of `type` from JS values (null for null). */
+export function valuesToData(values: unknown[], type: DataType): Data {
+  const vector = vectorFromArray(values as never[], type);
+  if (vector.data.length !== 1)
+    throw new Error(`expected one chunk building ${type}, got ${vector.data.length}`);
+  return vector.data[0]!;
+}
+
+/** A batch of the given columns. */
+export function batchOf(schema: Schema, length: number, children: Data[]): RecordBatch {
+  return new RecordBatch(
+    schema,
+    makeData({ type: new Struct(schema.fields), length, nullCount: 0, children }),
+  );
+}
+
+/** The rows `rows` of `batch`, all columns (or only `columns`, in that order). */
+export function takeRows(batch: RecordBatch, rows: ArrayLike<number>): RecordBatch {
+  const children = batch.schema.fields.map((_, i) => takeData(batch.data.children[i]!, rows));
+  return batchOf(batch.schema, rows.length, children);
+}
+
+/** A column of `length` copies of a 64-bit value (e.g. a timestamp in ms). */
+export function constantInt64Data(type: DataType, length: number, value: bigint): Data {
+  return makeData({ type, length, nullCount: 0, data: new BigInt64Array(length).fill(value) } as never);
+}

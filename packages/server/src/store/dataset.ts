@@ -1,0 +1,192 @@
+/**
+ * One dataset in memory: its record batches, the id → row map that makes `id` an upsert
+ * key, tombstones for replaced and deleted rows, and its vector index.
+ *
+ * Rows get ordinals 0, 1, 2, … in commit (LSN) order; an ordinal is also the row's label
+ * in the HNSW index. A row is *live* until its id is written again (upsert) or deleted;
+ * then it is a tombstone: skipped by scans, marked deleted in the index.
+ */
+import type { Data, RecordBatch, Vector } from 'apache-arrow';
+import type { IndexHandle } from '../index/index-pool.ts';
+import { batchOf, constantInt64Data } from './columns.ts';
+import {
+  CREATED_AT_COLUMN,
+  CREATED_AT_TYPE,
+  type DatasetDefinition,
+  ID_COLUMN,
+  vectorValues,
+} from './schema.ts';
+
+/** A user key as a Map key: bigint for int64/uint64, string for utf8. */
+export type IdKey = bigint | string;
+
+/** One committed batch and its tombstones. */
+export interface StoredBatch {
+  batch: RecordBatch;
+  /** Ordinal of the batch's first row. */
+  firstRow: number;
+  /** One byte per row, 1 = tombstone; allocated on the first tombstone. */
+  deleted: Uint8Array | undefined;
+  deletedCount: number;
+  /** The vector values, row-major (a view of the batch's buffer). */
+  vectors: Float32Array;
+  /** Bytes of the batch's buffers. */
+  byteLength: number;
+}
+
+/** Where a row lives. */
+export interface RowRef {
+  stored: StoredBatch;
+  /** Row index inside the stored batch. */
+  offset: number;
+}
+
+/** One dataset. Created by the Store; mutated only by committed WAL entries. */
+export class Dataset {
+  readonly def: DatasetDefinition;
+  readonly batches: StoredBatch[] = [];
+  /** Ordinals assigned so far (live rows and tombstones). */
+  rowCount = 0;
+  /** Rows that are live. */
+  liveCount = 0;
+  /** Bytes of all stored batches (tombstoned rows included until compaction). */
+  byteLength = 0;
+  /** LSN of the last entry applied. */
+  lastLsn = 0n;
+  index: IndexHandle | undefined;
+  private readonly ids = new Map<IdKey, number>();
+  private readonly firstRows: number[] = [];
+
+  constructor(def: DatasetDefinition) {
+    this.def = def;
+  }
+
+  get name(): string {
+    return this.def.name;
+  }
+
+  /** Rows that are tombstones (replaced or deleted, not yet compacted away). */
+  get tombstoneCount(): number {
+    return this.rowCount - this.liveCount;
+  }
+
+  /**
+   * Appends a committed batch (already checked against the definition). Adds `created_at`
+   * from `timestampMs` when the user did not send it. Earlier rows with the same ids become
+   * tombstones; returns the new rows' first ordinal and the replaced ordinals.
+   */
+  append(batch: RecordBatch, lsn: bigint, timestampMs: number): { firstRow: number; replaced: number[] } {
+    const stored = this.withCreatedAt(batch, timestampMs);
+    const firstRow = this.rowCount;
+    const entry: StoredBatch = {
+      batch: stored,
+      firstRow,
+      deleted: undefined,
+      deletedCount: 0,
+      vectors: vectorValues(stored, this.def.dim),
+      byteLength: stored.data.byteLength,
+    };
+    this.batches.push(entry);
+    this.firstRows.push(firstRow);
+    this.rowCount += stored.numRows;
+    this.liveCount += stored.numRows;
+    this.byteLength += entry.byteLength;
+    this.lastLsn = lsn;
+    const replaced: number[] = [];
+    const ids = stored.getChild(ID_COLUMN)!;
+    for (let i = 0; i < stored.numRows; i++) {
+      const key = ids.get(i) as IdKey;
+      const previous = this.ids.get(key);
+      if (previous !== undefined) {
+        this.tombstone(previous);
+        replaced.push(previous);
+      }
+      this.ids.set(key, firstRow + i);
+    }
+    return { firstRow, replaced };
+  }
+
+  /** Deletes rows by id; returns the ordinals that became tombstones (unknown ids are ignored). */
+  deleteIds(keys: Iterable<IdKey>, lsn: bigint): number[] {
+    const removed: number[] = [];
+    for (const key of keys) {
+      const ordinal = this.ids.get(key);
+      if (ordinal === undefined) continue;
+      this.ids.delete(key);
+      this.tombstone(ordinal);
+      removed.push(ordinal);
+    }
+    this.lastLsn = lsn;
+    return removed;
+  }
+
+  private tombstone(ordinal: number): void {
+    const { stored, offset } = this.locate(ordinal);
+    stored.deleted ??= new Uint8Array(stored.batch.numRows);
+    if (stored.deleted[offset] === 1) return;
+    stored.deleted[offset] = 1;
+    stored.deletedCount++;
+    this.liveCount--;
+  }
+
+  private withCreatedAt(batch: RecordBatch, timestampMs: number): RecordBatch {
+    if (batch.schema.fields.some((f) => f.name === CREATED_AT_COLUMN)) {
+      return batchOf(this.def.schema, batch.numRows, batch.data.children as Data[]);
+    }
+    const createdAt = constantInt64Data(CREATED_AT_TYPE, batch.numRows, BigInt(timestampMs));
+    return batchOf(this.def.schema, batch.numRows, [...(batch.data.children as Data[]), createdAt]);
+  }
+
+  /** The batch and offset of an ordinal (binary search over batch starts). */
+  locate(ordinal: number): RowRef {
+    let lo = 0;
+    let hi = this.firstRows.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.firstRows[mid]! <= ordinal) lo = mid;
+      else hi = mid - 1;
+    }
+    const stored = this.batches[lo];
+    if (!stored || ordinal < stored.firstRow || ordinal >= stored.firstRow + stored.batch.numRows) {
+      throw new RangeError(`row ${ordinal} does not exist in dataset "${this.name}"`);
+    }
+    return { stored, offset: ordinal - stored.firstRow };
+  }
+
+  /** True when the row is live (not replaced or deleted). */
+  isLive(ordinal: number): boolean {
+    if (ordinal < 0 || ordinal >= this.rowCount) return false;
+    const { stored, offset } = this.locate(ordinal);
+    return stored.deleted?.[offset] !== 1;
+  }
+
+  /** The live row with this id, if any. */
+  ordinalOf(key: IdKey): number | undefined {
+    return this.ids.get(key);
+  }
+
+  /** The id column of a row's batch and the row offset, for reading values. */
+  cell(ordinal: number, column: string): unknown {
+    const { stored, offset } = this.locate(ordinal);
+    return (stored.batch.getChild(column) as Vector | null)?.get(offset);
+  }
+
+  /**
+   * A bitmap over ordinals (bit set = live and, when given, matching `match`) for filtered
+   * search, or undefined when every row qualifies.
+   */
+  liveBitmap(match?: (batch: RecordBatch) => (row: number) => boolean): Uint8Array | undefined {
+    if (!match && this.liveCount === this.rowCount) return undefined;
+    const bits = new Uint8Array((this.rowCount + 7) >> 3);
+    for (const stored of this.batches) {
+      const test = match?.(stored.batch);
+      for (let i = 0; i < stored.batch.numRows; i++) {
+        if (stored.deleted?.[i] === 1) continue;
+        if (test && !test(i)) continue;
+        const ordinal = stored.firstRow + i;
+        bits[ordinal >> 3]! |= 1 << (ordinal & 7);
+      }
+    }
+    return bits;
+  }
+}

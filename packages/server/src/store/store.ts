@@ -1,0 +1,166 @@
+/**
+ * The vector store: every dataset of the node, changed only by committed WAL entries.
+ *
+ * Write path (api/ingest.ts drives it): `preparePut` checks a batch synchronously and fixes
+ * the dataset's definition on its first batch, so concurrent streams are checked against
+ * the same schema; the caller appends to the WAL in the same tick, and the WAL's
+ * `onDurable` callback calls `applyPut`, in LSN order, before the client is acknowledged.
+ * Replay calls `applyEntry` for every logged entry, in the same order.
+ */
+import type { RecordBatch } from 'apache-arrow';
+import type { NodeConfig } from '../config.ts';
+import { ErrorCode, LongbowError } from '../errors.ts';
+import type { IndexPool } from '../index/index-pool.ts';
+import { type WalEntry, WalOp } from '../wal/entry.ts';
+import { Dataset, type IdKey } from './dataset.ts';
+import { decodeBatchRecord, decodeDeleteRecord } from './records.ts';
+import { checkBatch, type DatasetDefinition, defineDataset } from './schema.ts';
+
+/** Store settings, from NodeConfig. */
+export type StoreConfig = Pick<NodeConfig, 'hnswM' | 'hnswEfConstruction' | 'maxMemoryBytes'>;
+
+/** All datasets of one node. */
+export class Store {
+  private readonly datasets = new Map<string, Dataset>();
+  /** Definitions of datasets, including ones whose first batch is not yet committed. */
+  private readonly definitions = new Map<string, DatasetDefinition>();
+  private readonly pool: IndexPool;
+  private readonly config: StoreConfig;
+  private readonly onIndexLost: (name: string) => void;
+
+  constructor(pool: IndexPool, config: StoreConfig, onIndexLost: (name: string) => void = () => {}) {
+    this.pool = pool;
+    this.config = config;
+    this.onIndexLost = onIndexLost;
+  }
+
+  /** A dataset by name, or undefined. */
+  get(name: string): Dataset | undefined {
+    return this.datasets.get(name);
+  }
+
+  /** A dataset by name; throws DATASET_NOT_FOUND. */
+  require(name: string): Dataset {
+    const ds = this.datasets.get(name);
+    if (!ds) throw new LongbowError(ErrorCode.datasetNotFound, `dataset "${name}" does not exist`);
+    return ds;
+  }
+
+  /** Every dataset, by name. */
+  list(): Dataset[] {
+    return [...this.datasets.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** Bytes held by all datasets. */
+  byteLength(): number {
+    let n = 0;
+    for (const ds of this.datasets.values()) n += ds.byteLength;
+    return n;
+  }
+
+  /**
+   * Checks a batch for `name` and returns its definition (fixing it if this is the
+   * dataset's first batch). Synchronous: append to the WAL in the same tick.
+   */
+  preparePut(name: string, batch: RecordBatch): DatasetDefinition {
+    let def = this.definitions.get(name);
+    const isNew = !def;
+    def ??= defineDataset(name, batch.schema);
+    checkBatch(def, batch);
+    const limit = this.config.maxMemoryBytes;
+    if (limit > 0) {
+      const used = this.byteLength();
+      const incoming = batch.data.byteLength;
+      if (used + incoming > limit) {
+        throw new LongbowError(
+          ErrorCode.memoryLimit,
+          `memory limit reached: datasets hold ${used} bytes, the batch needs ${incoming} more, LONGBOW_MAX_MEMORY is ${limit}`,
+        );
+      }
+    }
+    if (isNew) this.definitions.set(name, def);
+    return def;
+  }
+
+  /** Applies a committed put. Creates the dataset on its first batch. */
+  applyPut(name: string, batch: RecordBatch, lsn: bigint, timestampMs: number): void {
+    let ds = this.datasets.get(name);
+    if (!ds) {
+      let def = this.definitions.get(name);
+      if (!def) {
+        def = defineDataset(name, batch.schema);
+        this.definitions.set(name, def);
+      }
+      ds = new Dataset(def);
+      this.datasets.set(name, ds);
+      this.attachIndex(ds);
+    }
+    const { firstRow, replaced } = ds.append(batch, lsn, timestampMs);
+    const stored = ds.batches.at(-1)!;
+    ds.index?.add(firstRow, stored.batch.numRows, stored.vectors.slice());
+    ds.index?.delete(replaced);
+  }
+
+  /** Applies a committed delete. Unknown datasets and ids are ignored (deletes are idempotent). */
+  applyDelete(name: string, keys: IdKey[], lsn: bigint): number {
+    const ds = this.datasets.get(name);
+    if (!ds) return 0;
+    const removed = ds.deleteIds(keys, lsn);
+    ds.index?.delete(removed);
+    return removed.length;
+  }
+
+  /** Applies a committed drop: the dataset and its index are gone. */
+  applyDrop(name: string): boolean {
+    const ds = this.datasets.get(name);
+    this.definitions.delete(name);
+    if (!ds) return false;
+    this.datasets.delete(name);
+    ds.index?.drop();
+    return true;
+  }
+
+  /** Applies one replayed WAL entry. */
+  applyEntry(entry: WalEntry): void {
+    switch (entry.op) {
+      case WalOp.put:
+        this.applyPut(entry.dataset, decodeBatchRecord(entry.record), entry.lsn, entry.timestampMs);
+        return;
+      case WalOp.delete:
+        this.applyDelete(entry.dataset, decodeDeleteRecord(entry.record), entry.lsn);
+        return;
+      case WalOp.dropDataset:
+        this.applyDrop(entry.dataset);
+        return;
+    }
+  }
+
+  private attachIndex(ds: Dataset): void {
+    ds.index = this.pool.create(
+      {
+        metric: ds.def.metric,
+        dim: ds.def.dim,
+        m: this.config.hnswM,
+        efConstruction: this.config.hnswEfConstruction,
+      },
+      () => this.rebuildIndex(ds),
+    );
+  }
+
+  /** Rebuilds a dataset's index from its live rows (after an index worker failed). */
+  private rebuildIndex(ds: Dataset): void {
+    if (this.datasets.get(ds.name) !== ds) return;
+    this.onIndexLost(ds.name);
+    this.attachIndex(ds);
+    for (const stored of ds.batches) {
+      ds.index!.add(stored.firstRow, stored.batch.numRows, stored.vectors.slice());
+      if (stored.deleted) {
+        const dead: number[] = [];
+        stored.deleted.forEach((d, i) => {
+          if (d === 1) dead.push(stored.firstRow + i);
+        });
+        ds.index!.delete(dead);
+      }
+    }
+  }
+}
