@@ -20,7 +20,8 @@ export interface GossipConfig {
   /**
    * `host:port` that peers use to reach this node (`LONGBOW_GOSSIP_ADVERTISE_ADDR`). Never a
    * wildcard address. Default: `bindAddr:port` when bindAddr is specific, else the first
-   * non-internal IPv4 address of the machine (resolved by the adapter).
+   * non-internal IPv4 address of the machine (resolved by the adapter, which also fills in
+   * the bound port when `port` is 0).
    */
   readonly advertiseAddr: string | undefined;
   /** Seeds as `host:port` (`LONGBOW_GOSSIP_STATIC_PEERS`, comma-separated). Default none. */
@@ -251,7 +252,7 @@ export function resolveGossipConfig(input: GossipConfigInput = {}): GossipConfig
   for (const f of POSITIVE_INT) cfg[f] = toInt(f, raw[f], 1, 1_000_000);
   const out = cfg as unknown as GossipConfig;
   if (out.advertiseAddr !== undefined) checkHostPort('advertiseAddr', out.advertiseAddr);
-  if (out.advertiseAddr === undefined && !isWildcard(out.bindAddr)) {
+  if (out.advertiseAddr === undefined && !isWildcard(out.bindAddr) && out.port !== 0) {
     (cfg as { advertiseAddr: string }).advertiseAddr = joinHostPort(out.bindAddr, out.port);
   }
   out.staticPeers.forEach((p) => void checkHostPort('staticPeers', p));

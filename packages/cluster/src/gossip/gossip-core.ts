@@ -172,7 +172,7 @@ export class GossipCore {
     this.expireRelays(nowMs);
     if (nowMs >= this.nextGossipMs) {
       this.gossip(nowMs);
-      this.nextGossipMs = Math.max(this.nextGossipMs + this.cfg.gossipIntervalMs, nowMs);
+      this.nextGossipMs = this.alignGossip(nowMs + 1);
     }
     if (this.cfg.pushPullIntervalMs > 0 && nowMs >= this.nextPushPullMs) {
       const target = this.randomMembers(1, (m) => m.state === 'alive')[0];
@@ -587,12 +587,14 @@ export class GossipCore {
           break;
         case 'suspect':
         case 'dead':
-          // A remote "dead" is only a suspicion here: the member gets a chance to refute.
+          // A remote "dead" is only a suspicion here: the member gets a chance to refute. The
+          // suspicion is ours (memberlist does the same): a peer's table is no independent
+          // confirmation, since it may only echo the gossip we started.
           this.onSuspect(nowMs, {
             type: 'suspect',
             incarnation: s.incarnation,
             nodeId: s.nodeId,
-            fromId: p.sourceId,
+            fromId: this.id,
           });
           break;
         case 'left':
@@ -715,6 +717,19 @@ export class GossipCore {
     return oldest !== undefined;
   }
 
+  /**
+   * The first gossip round at or after `atMs`. Rounds stay on this node's fixed cadence
+   * (memberlist's ticker) even while there is nothing to send, so news received between
+   * rounds waits for the next round instead of going out at once.
+   */
+  private alignGossip(atMs: number): number {
+    if (this.nextGossipMs < atMs) {
+      const periods = Math.ceil((atMs - this.nextGossipMs) / this.cfg.gossipIntervalMs);
+      this.nextGossipMs += periods * this.cfg.gossipIntervalMs;
+    }
+    return this.nextGossipMs;
+  }
+
   private nextSeqNo(): number {
     this.seqNo = (this.seqNo + 1) >>> 0;
     return this.seqNo;
@@ -725,7 +740,7 @@ export class GossipCore {
     const p = this.probe;
     if (p) t = Math.min(t, p.indirectSent ? p.endMs : p.ackDeadlineMs);
     else if (!this.leaving) t = Math.min(t, this.nextProbeMs);
-    if (this.broadcasts.length > 0) t = Math.min(t, this.nextGossipMs);
+    if (this.broadcasts.length > 0) t = Math.min(t, this.alignGossip(nowMs));
     if (this.cfg.pushPullIntervalMs > 0) t = Math.min(t, this.nextPushPullMs);
     if (this.cfg.reconnectIntervalMs > 0) t = Math.min(t, this.nextReconnectMs);
     for (const id of this.suspects) {

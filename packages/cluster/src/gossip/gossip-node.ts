@@ -101,9 +101,8 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
       nowMs: this.nowMs(),
     });
     this.apply(this.core.tick(this.nowMs()));
-    const joined = this.waitFor(() => this.core!.liveCount() > 1, this.cfg.joinTimeoutMs);
-    await this.joinSeeds();
-    await joined;
+    const seedCount = await this.joinSeeds();
+    if (seedCount > 0) await this.waitFor(() => this.core!.liveCount() > 1, this.cfg.joinTimeoutMs);
     this.joinTimer = setInterval(() => {
       if (this.core && this.core.liveCount() <= 1) void this.joinSeeds();
     }, this.cfg.joinRetryIntervalMs);
@@ -167,11 +166,14 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     return this.core;
   }
 
-  private async joinSeeds(): Promise<void> {
+  /** Resolves seeds and sends each (but ourselves) a join push/pull; returns how many. */
+  private async joinSeeds(): Promise<number> {
     const { addrs, dnsError } = await resolveSeeds(this.cfg, this.lookup);
     if (dnsError) this.emit('warning', dnsError);
-    if (this.phase !== 'running' || !this.core) return;
-    this.apply(this.core.join(this.nowMs(), addrs));
+    if (this.phase !== 'running' || !this.core) return 0;
+    const others = addrs.filter((a) => a !== this.advertised);
+    this.apply(this.core.join(this.nowMs(), others));
+    return others.length;
   }
 
   /** Resolves when `done()` holds after a core call, or after `timeoutMs`. */
