@@ -105,17 +105,15 @@ export const ACTIONS: Record<string, ActionSpec> = {
       ready: ctx.state === 'ready',
       state: ctx.state,
       datasets: Object.fromEntries(
-        ctx.store
-          .list()
-          .map((ds) => [
-            ds.name,
-            {
-              indexed: ds.index?.indexed ?? 0,
-              rows: ds.rowCount,
-              lag: ds.index?.queueDepth ?? 0,
-              caught_up: ds.index?.isCaughtUp() ?? true,
-            },
-          ]),
+        ctx.store.list().map((ds) => [
+          ds.name,
+          {
+            indexed: ds.index?.indexed ?? 0,
+            rows: ds.rowCount,
+            lag: ds.index?.queueDepth ?? 0,
+            caught_up: ds.index?.isCaughtUp() ?? true,
+          },
+        ]),
       ),
     }),
   },

@@ -137,7 +137,7 @@ export async function streamSearch(
   const match = compileFilter(t.filters, ds.def.schema);
   const allowed = match ? ds.liveBitmap(match) : undefined;
   const flat = new Float32Array(queries.length * ds.def.dim);
-  queries.forEach((q, i) => flat.set(q, i * ds.def.dim));
+  for (const [i, q] of queries.entries()) flat.set(q, i * ds.def.dim);
   const ef = t.ef ?? ctx.config.hnswEf;
   const hits = ds.index ? await ds.index.search(flat, queries.length, t.k, ef, allowed) : [];
   const batch = resultBatch(ds, hits, t, columns);

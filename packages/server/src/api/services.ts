@@ -1,8 +1,11 @@
 /**
  * Which Flight methods each port serves, wrapped with request metrics:
- * - data (:3000): DoPut, DoGet, DoAction, ListActions
- * - meta (:3001): ListFlights, GetFlightInfo, GetSchema, DoAction, ListActions
- * Other methods answer UNIMPLEMENTED naming the port that serves them.
+ * - data (:3000): DoPut, DoGet, and the light metadata calls too (ListFlights,
+ *   GetFlightInfo, GetSchema, DoAction, ListActions), so a client holding one address can
+ *   do everything;
+ * - meta (:3001): only the light calls. Heavy transfers never run on it, so metadata calls
+ *   stay answerable while the data port is busy.
+ * Other methods answer UNIMPLEMENTED.
  */
 import { status } from '@grpc/grpc-js';
 import type { FlightHandlers } from '@longbow/flight';
@@ -52,8 +55,7 @@ export function dataHandlers(ctx: NodeContext): FlightHandlers {
   return {
     DoPut: instrument(ctx, 'DoPut', doPutHandler(ctx)),
     DoGet: instrument(ctx, 'DoGet', doGetHandler(ctx)),
-    DoAction: instrument(ctx, 'DoAction', doActionHandler(ctx)),
-    ListActions: instrument(ctx, 'ListActions', listActionsHandler()),
+    ...metaHandlers(ctx),
   };
 }
 

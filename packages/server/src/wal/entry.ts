@@ -15,7 +15,9 @@
  *     14    2 reserved     0
  *     16    8 lsn          log sequence number, uint64, strictly increasing by 1
  *     24    8 timestampMs  append time, ms since the Unix epoch (fills `created_at` on replay)
- *     32    … name, then record
+ *     32    4 headerCrc    CRC-32 over bytes [4, 32): lets replay tell a torn tail (header
+ *                          intact, body cut short) from a damaged length field
+ *     36    … name, then record
  * ```
  *
  * Records: `put` — an Arrow IPC stream (schema + one record batch); `delete` — an Arrow
@@ -24,7 +26,7 @@
 import zlib from 'node:zlib';
 
 /** Bytes of the fixed header. */
-export const HEADER_BYTES = 32;
+export const HEADER_BYTES = 36;
 /** Current entry format version. */
 export const ENTRY_VERSION = 1;
 /** Longest dataset name in bytes. */
@@ -66,6 +68,7 @@ export function encodeEntry(entry: WalEntry): { buffers: [Buffer, Uint8Array]; b
   head.writeUInt16LE(0, 14);
   head.writeBigUInt64LE(entry.lsn, 16);
   head.writeBigInt64LE(BigInt(entry.timestampMs), 24);
+  head.writeUInt32LE(zlib.crc32(head.subarray(4, 32)), 32);
   head.set(name, HEADER_BYTES);
   let crc = zlib.crc32(head.subarray(4));
   crc = zlib.crc32(entry.record, crc);
@@ -93,11 +96,14 @@ export function readEntryAt(buf: Uint8Array, offset: number): ReadResult {
   if (remaining < HEADER_BYTES)
     return { kind: 'torn', reason: `${remaining} bytes left, header needs ${HEADER_BYTES}` };
   const view = Buffer.from(buf.buffer, buf.byteOffset + offset, remaining);
+  const headerCrc = zlib.crc32(view.subarray(4, 32));
+  if (headerCrc !== view.readUInt32LE(32)) {
+    // A complete header never comes out of a torn write (appends are cut, not scrambled).
+    return { kind: 'corrupt', reason: `header CRC mismatch (stored ${hex(view.readUInt32LE(32))}, computed ${hex(headerCrc)})` };
+  }
   const nameLen = view.readUInt32LE(4);
   const recLen = view.readUInt32LE(8);
   if (nameLen > MAX_NAME_BYTES || recLen > MAX_RECORD_BYTES) {
-    // Lengths this large never come from our writer. A torn header would be shorter than
-    // HEADER_BYTES, so a complete header with such lengths is corruption.
     return { kind: 'corrupt', reason: `implausible lengths name=${nameLen} record=${recLen}` };
   }
   const total = HEADER_BYTES + nameLen + recLen;
