@@ -146,6 +146,8 @@ export class GossipCore {
       suspicion: undefined,
     };
     this.memberMap.set(this.id, this.self);
+    // Like memberlist, the local node joins its own view first: a ring fed by events includes it.
+    this.emit('join', this.self);
     // Spread first actions over one period so nodes started together do not move in step.
     const now = opts.nowMs;
     this.nextProbeMs = now + randomInt(this.random, this.cfg.probeIntervalMs);

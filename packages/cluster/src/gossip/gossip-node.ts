@@ -23,6 +23,9 @@ import type { MemberMeta } from './messages.ts';
 import { seededRandom } from './random.ts';
 import { type LookupAll, resolveSeeds } from './seeds.ts';
 
+/** `stop()` waits at most this long for datagrams already handed to the socket. */
+export const STOP_DRAIN_TIMEOUT_MS = 1000;
+
 export interface GossipNodeOptions {
   readonly config: GossipConfig;
   readonly meta: MemberMeta;
@@ -64,6 +67,8 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
   private bytesReceived = 0;
   private transportErrorCount = 0;
   private readonly afterFlush = new Set<() => void>();
+  private udpSendsInFlight = 0;
+  private onUdpDrained: (() => void) | undefined;
 
   constructor(opts: GossipNodeOptions) {
     super();
@@ -126,6 +131,16 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     clearTimeout(this.timer);
     clearInterval(this.joinTimer);
     for (const done of this.afterFlush) done();
+    // Let queued datagrams (a leave broadcast, say) reach the wire before closing.
+    if (this.udpSendsInFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, STOP_DRAIN_TIMEOUT_MS);
+        this.onUdpDrained = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
     for (const c of this.connections) c.destroy();
     await Promise.all([
       new Promise<void>((resolve) => (this.udp ? this.udp.close(() => resolve()) : resolve())),
@@ -303,8 +318,12 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     const bytes = encodePacket(s.packet);
     this.bytesSent += bytes.length;
     if (s.transport === 'udp') {
-      this.udp?.send(bytes, hp.port, hp.host, (err) => {
+      if (!this.udp) return;
+      this.udpSendsInFlight++;
+      this.udp.send(bytes, hp.port, hp.host, (err) => {
         if (err) this.transportErrorCount++;
+        this.udpSendsInFlight--;
+        if (this.udpSendsInFlight === 0) this.onUdpDrained?.();
       });
       return;
     }
