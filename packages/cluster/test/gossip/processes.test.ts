@@ -42,7 +42,7 @@ describe('gossip processes on loopback', () => {
     return a;
   };
 
-  it('join via a seed, detect a SIGKILL within the bound, rejoin after restart, leave on SIGTERM', async () => {
+  it('join via a seed, detect a SIGKILL within the bound, rejoin after restart, leave on SIGTERM', async (t) => {
     const seed = spawnAgent('p0', 0, undefined);
     const seedAddr = (await seed.waitFor((l) => l.event === 'ready', 10_000, 'ready')).addr!;
     const port = Number(seedAddr.split(':')[1]);
