@@ -83,11 +83,27 @@ export class FlightClient {
    * Streams `batches` to `descriptor` (DoPut) and resolves with every PutResult the server
    * sent, in order. `compression` compresses the bodies (LZ4_FRAME or ZSTD).
    */
-  async doPut(
+  doPut(
     descriptor: FlightDescriptor,
     schema: Schema,
     batches: Iterable<RecordBatch> | AsyncIterable<RecordBatch>,
     opts: CallOptions & { compression?: CompressionName } = {},
+  ): Promise<PutResult[]> {
+    const encoder = new IpcEncoder(schema, opts.compression ?? 'none');
+    async function* messages(): AsyncGenerator<FlightData> {
+      yield { ...encoder.schemaMessage(), flightDescriptor: descriptor };
+      for await (const batch of batches) yield* encoder.batchMessages(batch);
+    }
+    return this.doPutMessages(messages(), opts);
+  }
+
+  /**
+   * DoPut of raw FlightData messages, for callers that frame their own stream (replication,
+   * tests of malformed input). Resolves with every PutResult; rejects with the call's status.
+   */
+  async doPutMessages(
+    messages: Iterable<FlightData> | AsyncIterable<FlightData>,
+    opts: CallOptions = {},
   ): Promise<PutResult[]> {
     const call = this.client.DoPut(this.metadata(opts), this.callOptions(opts)) as grpc.ClientDuplexStream<
       FlightData,
@@ -100,12 +116,8 @@ export class FlightClient {
       call.on('end', () => resolve(results));
     });
     done.catch(() => {}); // observed below; avoid an unhandled rejection while writing
-    const encoder = new IpcEncoder(schema, opts.compression ?? 'none');
     try {
-      await writeWithBackpressure(call, { ...encoder.schemaMessage(), flightDescriptor: descriptor });
-      for await (const batch of batches) {
-        for (const msg of encoder.batchMessages(batch)) await writeWithBackpressure(call, msg);
-      }
+      for await (const msg of messages) await writeWithBackpressure(call, msg);
       call.end();
     } catch (err) {
       await done; // the server's status explains a failed write better than the write error

@@ -93,12 +93,13 @@ export class LongbowNode {
         { entries: replayed, seconds: Number(replaySeconds.toFixed(3)), lastLsn: Number(wal.lastLsn) },
         'WAL replayed',
       );
-      const ctx: NodeContext = { config, store, wal, metrics, log, state };
+      const ctx: NodeContext = { config, store, wal, metrics, log, state, dataPort: 0 };
       ctxRef = ctx;
       const opts = { maxMessageBytes: config.maxMessageBytes * 2 };
       const data = createFlightServer(dataHandlers(ctx), opts);
       const meta = createFlightServer(metaHandlers(ctx), opts);
       const dataPort = await bindInsecure(data, config.listenAddr);
+      ctx.dataPort = dataPort;
       const metaPort = await bindInsecure(meta, config.metaAddr);
       ctx.state = 'ready';
       const ports = { data: dataPort, meta: metaPort, http: httpPort(httpServer) };

@@ -23,6 +23,8 @@ export interface NodeContext {
   readonly metrics: Metrics;
   readonly log: Logger;
   state: LifecycleState;
+  /** The data server's bound port (differs from the configured one when that is 0). */
+  dataPort: number;
 }
 
 /** Throws UNAVAILABLE (NOT_READY or SHUTTING_DOWN) unless the node is ready. */

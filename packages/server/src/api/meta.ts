@@ -21,7 +21,7 @@ import type { NodeContext } from './context.ts';
 
 /** The URI clients use to reach this node's data server. */
 export function dataLocation(ctx: NodeContext): string {
-  const { port } = splitAddr(ctx.config.listenAddr);
+  const port = ctx.dataPort || splitAddr(ctx.config.listenAddr).port;
   const host = ctx.config.advertiseHost.includes(':')
     ? `[${ctx.config.advertiseHost}]`
     : ctx.config.advertiseHost;

@@ -99,7 +99,10 @@ export function readEntryAt(buf: Uint8Array, offset: number): ReadResult {
   const headerCrc = zlib.crc32(view.subarray(4, 32));
   if (headerCrc !== view.readUInt32LE(32)) {
     // A complete header never comes out of a torn write (appends are cut, not scrambled).
-    return { kind: 'corrupt', reason: `header CRC mismatch (stored ${hex(view.readUInt32LE(32))}, computed ${hex(headerCrc)})` };
+    return {
+      kind: 'corrupt',
+      reason: `header CRC mismatch (stored ${hex(view.readUInt32LE(32))}, computed ${hex(headerCrc)})`,
+    };
   }
   const nameLen = view.readUInt32LE(4);
   const recLen = view.readUInt32LE(8);
