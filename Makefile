@@ -52,7 +52,7 @@ test-pyarrow: setup
 test: typecheck lint test-unit test-pyarrow
 
 bench: setup
-	node packages/server/bench/glove100.ts
+	$(PY) packages/server/bench/glove100.py
 
 clean:
 	rm -rf node_modules $(VENV) data snapshots .bench
