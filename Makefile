@@ -23,8 +23,11 @@ help:
 ## setup: npm packages (with the approved install scripts) and the Python venv.
 setup: node_modules/.longbow-installed $(VENV)/.longbow-installed
 
-node_modules/.longbow-installed: package.json package-lock.json $(wildcard packages/*/package.json)
-	npm ci --no-audit --no-fund
+# `npm install` with the committed lock rather than `npm ci`: the registry reachable here
+# lacks some other-platform optional packages (e.g. @biomejs/cli-darwin-*), which `npm ci`
+# treats as a lock mismatch while `npm install` skips them, as optional packages should be.
+node_modules/.longbow-installed: package.json package-lock.json $(wildcard packages/*/package.json) $(wildcard operator/package.json)
+	npm install --no-audit --no-fund
 	@touch $@
 
 $(VENV)/.longbow-installed: requirements-dev.txt
