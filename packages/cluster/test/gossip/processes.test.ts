@@ -68,6 +68,7 @@ describe('gossip processes on loopback', () => {
       detectedMs <= detectBoundMs + 500,
       `all marked ${victim.id} dead after ${detectedMs} ms, bound ${detectBoundMs}`,
     );
+    t.diagnostic(`SIGKILL detected by all survivors in ${Math.round(detectedMs)} ms (bound ${Math.round(detectBoundMs)} ms)`);
 
     const reborn = spawnAgent(victim.id, port + 21, seedAddr);
     await Promise.all(
