@@ -59,7 +59,9 @@ describe('IndexPool', () => {
       assert.deepEqual(labels, exactTop(data, q, 10, deleted));
     }
     await idx.whenCaughtUp();
-    assert.equal(idx.tombstones, 6); // 0-4 and 150 were in the graph; 250/251 were skipped
+    // 0-4 and 150 were in the graph when deleted; 250/251 are graph tombstones only if the
+    // worker absorbed them before the delete arrived (otherwise they were skipped).
+    assert.ok(idx.tombstones >= 6 && idx.tombstones <= 8, `tombstones ${idx.tombstones}`);
     const allowed = new Uint8Array(Math.ceil(300 / 8));
     for (let i = 0; i < 300; i += 3) allowed[i >> 3]! |= 1 << (i & 7);
     const q = data.slice(7 * DIM, 8 * DIM);
