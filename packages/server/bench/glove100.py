@@ -135,6 +135,32 @@ def run_queries(client, queries: np.ndarray, truth: np.ndarray, ef: int, batch_s
     }
 
 
+def plot_sweep(sweep: list[dict], path: Path, rows: int) -> Path:
+    """Recall@10 against QPS (single-query and batch), one point per ef."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    recall = [r["recall_at_10"] for r in sweep]
+    for key, label in (("qps_single", "one query per call"), ("qps_batch", "batch search")):
+        ax.plot(recall, [r[key] for r in sweep], marker="o", label=label)
+    for r in sweep:
+        ax.annotate(f"ef={r['ef']}", (r["recall_at_10"], r["qps_single"]), fontsize=8, textcoords="offset points", xytext=(4, 4))
+    ax.axvline(0.95, color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("recall@10")
+    ax.set_ylabel("queries per second")
+    ax.set_yscale("log")
+    ax.set_title(f"Longbow on glove100 ({rows:,} x 100, cosine) through pyarrow Flight")
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=0, help="load only the first N base rows (recall then uses a recomputed truth)")
@@ -196,7 +222,8 @@ def main() -> int:
     out_dir.mkdir(exist_ok=True)
     out = out_dir / f"glove100-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(result, indent=2))
-    print(f"peak RSS {rss / 2**20:.0f} MiB; saved {out}")
+    plot = plot_sweep(sweep, out.with_suffix(".png"), len(base))
+    print(f"peak RSS {rss / 2**20:.0f} MiB; saved {out} and {plot}")
     if at_target:
         t = at_target[0]
         print(f"recall@10 >= 0.95 first at ef={t['ef']}: {t['qps_single']:.1f} QPS single, {t['qps_batch']:.1f} QPS batch")
