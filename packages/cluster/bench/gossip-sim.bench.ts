@@ -7,6 +7,7 @@
  * minutes (N = 500). Usage: node bench/gossip-sim.bench.ts [sizes...] [--seed=N]
  */
 import { resolveGossipConfig } from '../src/gossip/config.ts';
+import { suspicionMinTimeoutMs } from '../src/gossip/suspicion.ts';
 import {
   bootCluster,
   type FalsePositiveResult,
@@ -24,7 +25,12 @@ const sizes = args.filter((a) => !a.startsWith('--')).map(Number);
 const lan = resolveGossipConfig();
 const network = { delayMs: 1, jitterMs: 2 };
 const FP_DURATION_MS = 120_000;
-const SLOW_DELAYS_MS = [2000, 8000];
+// A slow member delays what it receives by 2 s, and by 1.5x the minimum suspicion timeout
+// (long enough that plain SWIM's fixed timeout expires before a refutation gets through).
+const slowDelaysMs = (size: number) => [
+  2000,
+  Math.round(1.5 * suspicionMinTimeoutMs(lan.suspicionMult, size, lan.probeIntervalMs)),
+];
 
 function boot(size: number, lifeguard: boolean, s: number) {
   const config = lifeguard ? lan : withoutLifeguard(lan);
@@ -53,7 +59,7 @@ for (const size of sizes.length > 0 ? sizes : [5, 50, 500]) {
     s.setNetwork({ lossRate: 0.05 });
     return measureFalsePositives(s, FP_DURATION_MS);
   });
-  const slowRuns = SLOW_DELAYS_MS.map((delayMs) =>
+  const slowRuns = slowDelaysMs(size).map((delayMs) =>
     [true, false].map((lifeguard) => {
       const { sim: s } = boot(size, lifeguard, seed + 2);
       const slow = nodeId(1, size);
@@ -67,7 +73,7 @@ for (const size of sizes.length > 0 ? sizes : [5, 50, 500]) {
     `${mean(joins)} (max ${Math.max(...joins)})`,
     `${mean(detections.map((d) => d.firstMs))} / ${mean(detections.map((d) => d.allMs))}`,
     `${fp(lossRuns[0]!)} vs ${fp(lossRuns[1]!)}`,
-    ...slowRuns.map(([on, off]) => `${fp(on!)} vs ${fp(off!)}`),
+    ...slowRuns.map(([on, off], i) => `+${slowDelaysMs(size)[i]} ms: ${fp(on!)} vs ${fp(off!)}`),
     `${cost.packetsPerNodePerSecond.toFixed(2)} / ${cost.messagesPerNodePerSecond.toFixed(2)}`,
     `${((performance.now() - t0) / 1000).toFixed(1)}`,
   ]);
@@ -80,7 +86,8 @@ const header = [
   'join reaches all ms',
   'dead: first / all ms',
   `5% loss, ${FP_DURATION_MS / 1000}s: Lifeguard vs SWIM`,
-  ...SLOW_DELAYS_MS.map((d) => `slow node +${d}ms, ${FP_DURATION_MS / 1000}s: Lifeguard vs SWIM`),
+  `slow node +2 s, ${FP_DURATION_MS / 1000}s: Lifeguard vs SWIM`,
+  `slow node +1.5 x min suspicion, ${FP_DURATION_MS / 1000}s: Lifeguard vs SWIM`,
   'packets / msgs per node/s',
   'wall s',
 ];

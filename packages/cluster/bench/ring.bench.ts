@@ -11,7 +11,9 @@ const names = (n: number) => Array.from({ length: n }, (_, i) => `longbow-${i}`)
 
 // Counting sampled keys adds noise of its own: cv of a fair split is about sqrt((N - 1) / keys).
 console.log(`${keys.length} keys`);
-console.log('| N | points/node | load cv (sampling floor) | join: moved vs 1/(N+1) | leave: moved vs 1/N | rebuild ms |');
+console.log(
+  '| N | points/node | load cv (sampling floor) | join: moved vs 1/(N+1) | leave: moved vs 1/N | rebuild ms |',
+);
 console.log('|---|---|---|---|---|---|');
 for (const n of [3, 5, 10, 20, 50, 100]) {
   for (const points of [160, 640]) {
