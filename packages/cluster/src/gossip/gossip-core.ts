@@ -56,7 +56,17 @@ export interface GossipStats {
   readonly packetsSent: number;
   readonly packetsReceived: number;
   /** Messages of unknown type skipped, packets that failed to decode, stale or misdirected pings. */
-  readonly dropped: { unknownType: number; malformed: number; misdirected: number; queueFull: number };
+  readonly dropped: {
+    readonly unknownType: number;
+    readonly malformed: number;
+    readonly misdirected: number;
+    /** New members not added because the table was full of live ones (memberCountMax). */
+    readonly memberTableFull: number;
+    /** Indirect probe requests refused (RELAY_COUNT_MAX). */
+    readonly relayTableFull: number;
+    /** Broadcasts dropped unsent (broadcastQueueLengthMax). */
+    readonly broadcastQueueFull: number;
+  };
   readonly awarenessScore: number;
   readonly members: Record<MemberStateName, number>;
 }
@@ -128,7 +138,13 @@ export class GossipCore {
   ) as Record<MessageType, { sent: number; received: number }>;
   private packetsSent = 0;
   private packetsReceived = 0;
-  private readonly dropped = { unknownType: 0, malformed: 0, misdirected: 0, queueFull: 0 };
+  private readonly dropped = {
+    unknownType: 0,
+    malformed: 0,
+    misdirected: 0,
+    memberTableFull: 0,
+    relayTableFull: 0,
+  };
 
   constructor(opts: GossipCoreOptions) {
     this.cfg = opts.config;
@@ -271,7 +287,7 @@ export class GossipCore {
       messages,
       packetsSent: this.packetsSent,
       packetsReceived: this.packetsReceived,
-      dropped: { ...this.dropped, queueFull: this.broadcasts.droppedCount },
+      dropped: { ...this.dropped, broadcastQueueFull: this.broadcasts.droppedCount },
       awarenessScore: this.awareness.score,
       members,
     };
@@ -413,7 +429,7 @@ export class GossipCore {
       }
       case 'indirectPing': {
         if (this.relays.size >= RELAY_COUNT_MAX) {
-          this.dropped.queueFull++;
+          this.dropped.relayTableFull++;
           return;
         }
         const seqNo = this.nextSeqNo();
@@ -472,7 +488,7 @@ export class GossipCore {
     const m = this.memberMap.get(a.nodeId);
     if (!m) {
       if (this.memberMap.size >= this.cfg.memberCountMax && !this.evictOldestGone()) {
-        this.dropped.queueFull++;
+        this.dropped.memberTableFull++;
         return;
       }
       const rec: MemberRecord = {
