@@ -222,15 +222,26 @@ export class GossipCore {
   }
 
   /**
-   * Starts a graceful leave: marks this node `left` and broadcasts it. Check
-   * {@link leaveBroadcastSent} to know when the news has gone out at least once.
+   * Starts a graceful leave: marks this node `left`, sends that to every live member and
+   * queues it for gossip. {@link leaveBroadcastSent} tells when the gossip is done.
    */
   leave(nowMs: number): CoreOutput {
     if (!this.leaving) {
       this.leaving = true;
       this.probe = undefined;
       this.setState(this.self, 'left', nowMs);
-      this.broadcast({ type: 'dead', incarnation: this.self.incarnation, nodeId: this.id, fromId: this.id });
+      const left: DeadMessage = {
+        type: 'dead',
+        incarnation: this.self.incarnation,
+        nodeId: this.id,
+        fromId: this.id,
+      };
+      // Leaving is rare and final: tell every live member directly (one packet each) rather
+      // than trust a few random gossip targets, then gossip it as usual.
+      for (const m of this.memberMap.values()) {
+        if (m.id !== this.id && isLive(m.state)) this.emitPacket(m.addr, 'udp', [left]);
+      }
+      this.broadcast(left);
       this.gossip(nowMs);
     }
     return this.flush(nowMs);
