@@ -21,7 +21,7 @@
 import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { Controller } from './reconcile/controller.ts';
-import { Kube } from './reconcile/kube.ts';
+import { errorMessage, Kube } from './reconcile/kube.ts';
 import { LeaderElector } from './reconcile/leader.ts';
 import { type Logger, Reconciler } from './reconcile/reconciler.ts';
 
@@ -106,5 +106,6 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       log('error', 'lost leadership; exiting');
       process.exit(1);
     },
+    (error) => log('warn', 'leader election attempt failed', { error: errorMessage(error) }),
   );
 }

@@ -39,17 +39,19 @@ function volume(description: string, defaultSize: string): Schema {
       size: str({
         description: 'Requested size, e.g. 20Gi. May grow, never shrink.',
         pattern: QUANTITY_PATTERN,
+        default: defaultSize,
+        'x-kubernetes-validations': [
+          {
+            rule: 'quantity(self).compareTo(quantity(oldSelf)) >= 0',
+            message: 'storage size may grow but not shrink',
+          },
+        ],
       }),
     },
     {
       description,
-      default: { size: defaultSize },
-      required: ['size'],
+      default: {},
       'x-kubernetes-validations': [
-        {
-          rule: 'quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0',
-          message: 'storage size may grow but not shrink',
-        },
         {
           rule: "(has(self.storageClassName) ? self.storageClassName : '') == (has(oldSelf.storageClassName) ? oldSelf.storageClassName : '')",
           message: 'storageClassName is immutable',

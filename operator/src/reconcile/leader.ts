@@ -50,6 +50,7 @@ export class LeaderElector {
   #stopped = false;
   #onStarted: () => void = () => undefined;
   #onLost: () => void = () => undefined;
+  #onError: (error: unknown) => void = () => undefined;
 
   /** A candidate `identity` for Lease `namespace/name`. */
   constructor(kube: Kube, namespace: string, name: string, identity: string, timing: LeaderTiming) {
@@ -65,10 +66,18 @@ export class LeaderElector {
     return this.#leading;
   }
 
-  /** Starts campaigning; `onStarted` runs when leadership is won, `onLost` if it is lost. */
-  start(onStarted: () => void, onLost: () => void): void {
+  /**
+   * Starts campaigning; `onStarted` runs when leadership is won, `onLost` if it is lost,
+   * `onError` for every failed attempt to read or write the lease.
+   */
+  start(
+    onStarted: () => void,
+    onLost: () => void,
+    onError: (error: unknown) => void = () => undefined,
+  ): void {
     this.#onStarted = onStarted;
     this.#onLost = onLost;
+    this.#onError = onError;
     void this.#tick();
   }
 
@@ -79,18 +88,11 @@ export class LeaderElector {
     if (!this.#leading) return;
     this.#leading = false;
     try {
-      const lease = await this.#kube.coordination.readNamespacedLease({
-        name: this.#name,
-        namespace: this.#namespace,
-      });
-      if (lease.spec?.holderIdentity !== this.#identity) return;
-      lease.spec.holderIdentity = undefined;
-      lease.spec.renewTime = undefined;
-      lease.spec.acquireTime = undefined;
-      await this.#kube.coordination.replaceNamespacedLease({
-        name: this.#name,
-        namespace: this.#namespace,
-        body: lease,
+      const lease = await this.#read();
+      if (lease?.spec?.holderIdentity !== this.#identity) return;
+      await this.#write('replace', {
+        ...lease,
+        spec: { ...lease.spec, holderIdentity: null, renewTime: null, acquireTime: null },
       });
     } catch {
       // Best effort: the lease expires on its own.
@@ -101,8 +103,8 @@ export class LeaderElector {
     if (this.#stopped) return;
     try {
       await this.#attempt();
-    } catch {
-      // Treated like a failed renewal below.
+    } catch (error) {
+      this.#onError(error); // and treated like a failed renewal below
     }
     if (this.#leading && Date.now() - this.#lastRenewMs > this.#timing.leaseDurationMs) {
       this.#leading = false;
@@ -111,20 +113,44 @@ export class LeaderElector {
     if (!this.#stopped) this.#timer = setTimeout(() => void this.#tick(), this.#timing.retryPeriodMs);
   }
 
+  // Leases go through the untyped custom-objects client: the typed Lease model writes
+  // millisecond timestamps, and the API server insists on MicroTime's six digits.
+  async #read(): Promise<LeaseObject | undefined> {
+    try {
+      return (await this.#kube.custom.getNamespacedCustomObject({
+        ...LEASE_RESOURCE,
+        namespace: this.#namespace,
+        name: this.#name,
+      })) as LeaseObject;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async #write(verb: 'create' | 'replace', body: LeaseObject): Promise<void> {
+    if (verb === 'create') {
+      await this.#kube.custom.createNamespacedCustomObject({
+        ...LEASE_RESOURCE,
+        namespace: this.#namespace,
+        body,
+      });
+    } else {
+      await this.#kube.custom.replaceNamespacedCustomObject({
+        ...LEASE_RESOURCE,
+        namespace: this.#namespace,
+        name: this.#name,
+        body,
+      });
+    }
+  }
+
   async #attempt(): Promise<void> {
     const now = new Date();
-    let lease: k8s.V1Lease | undefined;
-    try {
-      lease = await this.#kube.coordination.readNamespacedLease({
-        name: this.#name,
-        namespace: this.#namespace,
-      });
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    const lease = await this.#read();
     const view: LeaseView | undefined = lease && {
-      holderIdentity: lease.spec?.holderIdentity,
-      renewTimeMs: lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : undefined,
+      holderIdentity: lease.spec?.holderIdentity ?? undefined,
+      renewTimeMs: lease.spec?.renewTime ? Date.parse(lease.spec.renewTime) : undefined,
       leaseDurationSeconds: lease.spec?.leaseDurationSeconds,
     };
     const decision = decideLease(view, this.#identity, now.getTime());
@@ -135,26 +161,22 @@ export class LeaderElector {
       }
       return;
     }
-    const spec: k8s.V1LeaseSpec = {
+    const nowMicro = microTime(now);
+    const spec = {
       holderIdentity: this.#identity,
       leaseDurationSeconds: Math.ceil(this.#timing.leaseDurationMs / 1000),
-      renewTime: now,
-      acquireTime: decision === 'renew' ? (lease?.spec?.acquireTime ?? now) : now,
+      renewTime: nowMicro,
+      acquireTime: decision === 'renew' ? (lease?.spec?.acquireTime ?? nowMicro) : nowMicro,
       leaseTransitions: (lease?.spec?.leaseTransitions ?? 0) + (decision === 'acquire' ? 1 : 0),
     };
     try {
-      if (decision === 'create') {
-        await this.#kube.coordination.createNamespacedLease({
-          namespace: this.#namespace,
-          body: { metadata: { name: this.#name, namespace: this.#namespace }, spec },
-        });
-      } else {
-        await this.#kube.coordination.replaceNamespacedLease({
-          name: this.#name,
-          namespace: this.#namespace,
-          body: { metadata: { ...lease?.metadata, name: this.#name, namespace: this.#namespace }, spec },
-        });
-      }
+      const metadata = { ...lease?.metadata, name: this.#name, namespace: this.#namespace };
+      await this.#write(decision === 'create' ? 'create' : 'replace', {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata,
+        spec,
+      });
     } catch (error) {
       if (isConflict(error)) return; // someone else wrote first; read again next tick
       throw error;
@@ -165,4 +187,25 @@ export class LeaderElector {
       this.#onStarted();
     }
   }
+}
+
+const LEASE_RESOURCE = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases' } as const;
+
+/** A Lease as JSON. */
+interface LeaseObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: Record<string, unknown>;
+  spec?: {
+    holderIdentity?: string | null;
+    leaseDurationSeconds?: number;
+    renewTime?: string | null;
+    acquireTime?: string | null;
+    leaseTransitions?: number;
+  };
+}
+
+/** RFC 3339 with microseconds, as metav1.MicroTime requires. */
+export function microTime(date: Date): string {
+  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
