@@ -61,6 +61,18 @@ export interface NodeConfig {
   readonly hnswEf: number;
   /** Worker threads that build and search indexes. Default: number of cores, at most 4. */
   readonly indexWorkers: number;
+  /**
+   * Rows per index shard: a dataset below this has one HNSW graph; past it, new rows start
+   * a new shard on the next worker, so large loads build in parallel. Default 100000.
+   */
+  readonly indexShardRows: number;
+  /** Deleted fraction of a shard that triggers a background rebuild (vacuum); 1 disables. Default 0.2. */
+  readonly indexVacuumRatio: number;
+  /**
+   * A filtered search whose filter keeps at most this many rows is answered by an exact
+   * scan of those rows instead of a filtered HNSW traversal. Default 5000.
+   */
+  readonly filterBruteForceRows: number;
   /** Time allowed for in-flight calls to finish at shutdown, ms. Default 10000. */
   readonly shutdownGraceMs: number;
   /** Log level: trace, debug, info, warn, error. Default `info`. */
@@ -149,6 +161,12 @@ const parseAddr: Parser<string> = (raw, variable) => {
 
 const parseString: Parser<string> = (raw) => raw.trim();
 
+const parseFraction: Parser<number> = (raw, variable) => {
+  const n = Number(raw.trim());
+  if (!Number.isFinite(n)) throw new ConfigError(variable, `"${raw}" is not a number`);
+  return n;
+};
+
 const parseCompression: Parser<CompressionName> = (raw, variable) => {
   try {
     return parseCompressionName(raw);
@@ -180,6 +198,9 @@ const ENV_TABLE: ReadonlyArray<{ env: string; field: keyof NodeConfig; parse: Pa
   { env: 'LONGBOW_HNSW_EF_CONSTRUCTION', field: 'hnswEfConstruction', parse: parseInteger },
   { env: 'LONGBOW_HNSW_EF', field: 'hnswEf', parse: parseInteger },
   { env: 'LONGBOW_INDEX_WORKERS', field: 'indexWorkers', parse: parseInteger },
+  { env: 'LONGBOW_INDEX_SHARD_ROWS', field: 'indexShardRows', parse: parseInteger },
+  { env: 'LONGBOW_INDEX_VACUUM_RATIO', field: 'indexVacuumRatio', parse: parseFraction },
+  { env: 'LONGBOW_FILTER_BRUTE_FORCE_ROWS', field: 'filterBruteForceRows', parse: parseInteger },
   { env: 'LONGBOW_SHUTDOWN_GRACE', field: 'shutdownGraceMs', parse: parseDurationMs },
   { env: 'LONGBOW_LOG_LEVEL', field: 'logLevel', parse: parseString },
 ];
@@ -211,6 +232,9 @@ export function defaultConfig(): NodeConfig {
     hnswEfConstruction: 200,
     hnswEf: 64,
     indexWorkers: Math.max(1, Math.min(4, os.availableParallelism())),
+    indexShardRows: 100_000,
+    indexVacuumRatio: 0.2,
+    filterBruteForceRows: 5000,
     shutdownGraceMs: 10_000,
     logLevel: 'info',
   };
@@ -285,6 +309,9 @@ export function resolveConfig(
   );
   check(cfg.hnswEf >= 1 && cfg.hnswEf <= 10_000, 'hnswEf', 'must be between 1 and 10000');
   check(cfg.indexWorkers >= 1 && cfg.indexWorkers <= 64, 'indexWorkers', 'must be between 1 and 64');
+  check(cfg.indexShardRows >= 1000, 'indexShardRows', 'must be at least 1000');
+  check(cfg.indexVacuumRatio > 0 && cfg.indexVacuumRatio <= 1, 'indexVacuumRatio', 'must be in (0, 1]');
+  check(cfg.filterBruteForceRows >= 0, 'filterBruteForceRows', 'must not be negative');
   check(cfg.shutdownGraceMs >= 0, 'shutdownGraceMs', 'must not be negative');
   return Object.freeze(cfg);
 }
