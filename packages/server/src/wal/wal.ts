@@ -94,6 +94,7 @@ export class Wal {
   private readonly segments: Segment[];
   private handle: fs.FileHandle;
   private nextLsn: bigint;
+  private appliedLsnValue: bigint;
   private queue: Pending[] = [];
   private queuedBytes = 0;
   private flushing = false;
@@ -109,6 +110,7 @@ export class Wal {
     this.segments = segments;
     this.handle = handle;
     this.nextLsn = nextLsn;
+    this.appliedLsnValue = nextLsn - 1n;
     if (opts.asyncFsync) {
       this.timer = setInterval(() => void this.syncIfDirty(), opts.flushIntervalMs);
       this.timer.unref();
@@ -182,6 +184,15 @@ export class Wal {
   /** LSN of the last entry appended (0 when none). */
   get lastLsn(): bigint {
     return this.nextLsn - 1n;
+  }
+
+  /**
+   * LSN of the last entry whose `onDurable` callback has run (every entry up to it has been
+   * applied, in order). A snapshot captured in one tick reflects exactly the entries up to
+   * this LSN, whatever is still queued.
+   */
+  get appliedLsn(): bigint {
+    return this.appliedLsnValue;
   }
 
   /** Fraction of the queue in use, 0..1+ (DoPut sends `slow_down` above 0.8). */
@@ -291,6 +302,7 @@ export class Wal {
       this.opts.observer?.onFlush?.(group.length, bytes, fsyncSeconds);
       for (const p of group) {
         p.onDurable?.(p.lsn);
+        this.appliedLsnValue = p.lsn;
         p.resolve(p.lsn);
       }
       this.wakeRoomWaiters();
