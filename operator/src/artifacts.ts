@@ -25,6 +25,8 @@ export function renderArtifacts(): Map<string, string> {
   for (const dashboard of DASHBOARDS) {
     files.set(`deploy/dashboards/${dashboard.uid}.json`, `${JSON.stringify(dashboard, null, 2)}\n`);
   }
-  files.set('deploy/prometheus/longbow-rules.yaml', HEADER + toYaml(buildPrometheusRule()));
+  const rule = buildPrometheusRule();
+  files.set('deploy/prometheus/longbow-rules.yaml', HEADER + toYaml(rule));
+  files.set('charts/longbow-operator/files/prometheus-rules.json', `${JSON.stringify(rule.spec)}\n`);
   return files;
 }
