@@ -155,9 +155,17 @@ export class Metrics {
       });
     perDataset('longbow_dataset_records', 'Live rows per dataset', (ds) => ds.liveCount);
     perDataset('longbow_dataset_bytes', 'Arrow bytes held per dataset', (ds) => ds.byteLength);
-    perDataset('longbow_index_size', 'Rows processed by the dataset index', (ds) => ds.index?.indexed ?? 0);
+    perDataset(
+      'longbow_index_size',
+      'Rows processed by the dataset index',
+      (ds) => ds.index?.stats().indexed ?? 0,
+    );
     perDataset('longbow_tombstones', 'Replaced or deleted rows not yet compacted', (ds) => ds.tombstoneCount);
-    perDataset('longbow_index_queue_depth', 'Rows waiting to be indexed', (ds) => ds.index?.queueDepth ?? 0);
+    perDataset(
+      'longbow_index_queue_depth',
+      'Rows waiting to be indexed',
+      (ds) => ds.index?.stats().queueDepth ?? 0,
+    );
   }
 
   /** Connects the gauges that read live state. */

@@ -31,6 +31,20 @@ function bodyDataset(body: Record<string, unknown>, action: string): string {
   return d;
 }
 
+function indexStats(ds: Dataset) {
+  const st = ds.index?.stats();
+  return {
+    type: 'hnsw',
+    shards: st?.shards ?? 0,
+    indexed: st?.indexed ?? 0,
+    queue_depth: st?.queueDepth ?? 0,
+    tombstones: st?.tombstones ?? 0,
+    vacuums: st?.vacuums ?? 0,
+    caught_up: st?.caughtUp ?? true,
+    text_terms: ds.text?.terms ?? 0,
+  };
+}
+
 function datasetStats(ds: Dataset) {
   return {
     records: ds.liveCount,
@@ -42,13 +56,7 @@ function datasetStats(ds: Dataset) {
     metric: ds.def.metric,
     id_type: ds.def.idType,
     last_lsn: Number(ds.lastLsn),
-    index: {
-      type: 'hnsw',
-      indexed: ds.index?.indexed ?? 0,
-      queue_depth: ds.index?.queueDepth ?? 0,
-      tombstones: ds.index?.tombstones ?? 0,
-      caught_up: ds.index?.isCaughtUp() ?? true,
-    },
+    index: indexStats(ds),
   };
 }
 
@@ -105,15 +113,19 @@ export const ACTIONS: Record<string, ActionSpec> = {
       ready: ctx.state === 'ready',
       state: ctx.state,
       datasets: Object.fromEntries(
-        ctx.store.list().map((ds) => [
-          ds.name,
-          {
-            indexed: ds.index?.indexed ?? 0,
-            rows: ds.rowCount,
-            lag: ds.index?.queueDepth ?? 0,
-            caught_up: ds.index?.isCaughtUp() ?? true,
-          },
-        ]),
+        ctx.store.list().map((ds) => {
+          const st = ds.index?.stats();
+          return [
+            ds.name,
+            {
+              indexed: st?.indexed ?? 0,
+              rows: ds.rowCount,
+              lag: st?.queueDepth ?? 0,
+              caught_up: st?.caughtUp ?? true,
+              shards: st?.shards ?? 0,
+            },
+          ];
+        }),
       ),
     }),
   },

@@ -13,12 +13,12 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { FlightData, Ticket } from '@longbow/flight';
 import { Field, Float32, Int32, makeData, type RecordBatch, Schema } from 'apache-arrow';
 import { ErrorCode, LongbowError, toStatusError } from '../errors.ts';
-import { userDistanceAndScore } from '../index/metric.ts';
 import { batchOf, takeRows, valuesToData } from '../store/columns.ts';
-import type { Dataset, IdKey } from '../store/dataset.ts';
+import type { Dataset } from '../store/dataset.ts';
 import { compileFilter } from '../store/filter.ts';
 import { ID_COLUMN, VECTOR_COLUMN, vectorType } from '../store/schema.ts';
 import { checkServing, type NodeContext } from './context.ts';
+import { type RankedHits, runSearch } from './search.ts';
 import { BatchStreamWriter } from './stream-writer.ts';
 import { parseTicket, type ScanTicket, type SearchTicket } from './tickets.ts';
 
@@ -86,38 +86,6 @@ export async function streamScan(
   }
 }
 
-function queryVectors(ds: Dataset, t: SearchTicket): Float32Array[] {
-  if (t.vectors) {
-    return t.vectors.map((v, q) => {
-      if (v.length !== ds.def.dim) {
-        throw new LongbowError(
-          ErrorCode.dimensionMismatch,
-          `query ${q} has dimension ${v.length}; dataset "${ds.name}" has dimension ${ds.def.dim}`,
-        );
-      }
-      const f = Float32Array.from(v);
-      if (!f.every(Number.isFinite))
-        throw new LongbowError(ErrorCode.nonFiniteVector, `query ${q} has a NaN or infinite value`);
-      return f;
-    });
-  }
-  if (t.id !== undefined) {
-    const key: IdKey = ds.def.idType === 'utf8' ? String(t.id) : BigInt(t.id);
-    const ordinal = ds.ordinalOf(key);
-    if (ordinal === undefined)
-      throw new LongbowError(
-        ErrorCode.invalidQuery,
-        `dataset "${ds.name}" has no row with id ${String(t.id)}`,
-      );
-    const { stored, offset } = ds.locate(ordinal);
-    return [stored.vectors.slice(offset * ds.def.dim, (offset + 1) * ds.def.dim)];
-  }
-  throw new LongbowError(
-    ErrorCode.invalidQuery,
-    'text_query (hybrid BM25 search) is not supported by this node version; send "vector"',
-  );
-}
-
 /** Runs a search and streams its result batch. */
 export async function streamSearch(
   ctx: NodeContext,
@@ -126,25 +94,10 @@ export async function streamSearch(
 ): Promise<void> {
   const started = performance.now();
   const ds = ctx.store.require(t.dataset);
-  if (t.textQuery !== undefined) {
-    throw new LongbowError(
-      ErrorCode.invalidQuery,
-      'text_query (hybrid BM25 search) is not supported by this node version; send "vector"',
-    );
-  }
   const columns = checkColumns(ds, t.columns);
-  const queries = queryVectors(ds, t);
-  const match = compileFilter(t.filters, ds.def.schema);
-  const allowed = match ? ds.liveBitmap(match) : undefined;
-  const flat = new Float32Array(queries.length * ds.def.dim);
-  for (const [i, q] of queries.entries()) flat.set(q, i * ds.def.dim);
-  const ef = t.ef ?? ctx.config.hnswEf;
-  const hits = ds.index ? await ds.index.search(flat, queries.length, t.k, ef, allowed) : [];
+  const { hits, kind } = await runSearch(ds, t, ctx.config);
   const batch = resultBatch(ds, hits, t, columns);
-  ctx.metrics.searchDuration.observe(
-    { kind: match ? 'filtered' : 'knn' },
-    (performance.now() - started) / 1000,
-  );
+  ctx.metrics.searchDuration.observe({ kind }, (performance.now() - started) / 1000);
   const writer = new BatchStreamWriter(
     call,
     batch.schema,
@@ -156,7 +109,7 @@ export async function streamSearch(
 
 function resultBatch(
   ds: Dataset,
-  hits: { labels: Float64Array; distances: Float32Array }[],
+  hits: RankedHits[],
   t: SearchTicket,
   columns: string[] | undefined,
 ): RecordBatch {
@@ -165,14 +118,11 @@ function resultBatch(
   const distances: number[] = [];
   const scores: number[] = [];
   hits.forEach((h, q) => {
-    for (let i = 0; i < h.labels.length; i++) {
-      const ordinal = h.labels[i]!;
-      if (!ds.isLive(ordinal)) continue; // deleted after the search was posted
-      const { distance, score } = userDistanceAndScore(ds.def.metric, h.distances[i]!);
+    for (let i = 0; i < h.ordinals.length; i++) {
       queryIdx.push(q);
-      ordinals.push(ordinal);
-      distances.push(distance);
-      scores.push(score);
+      ordinals.push(h.ordinals[i]!);
+      distances.push(h.distances[i]!);
+      scores.push(h.scores[i]!);
     }
   });
   const n = ordinals.length;

@@ -7,7 +7,8 @@
  * then it is a tombstone: skipped by scans, marked deleted in the index.
  */
 import type { Data, RecordBatch, Vector } from 'apache-arrow';
-import type { IndexHandle } from '../index/index-pool.ts';
+import type { ShardedIndex } from '../index/sharded-index.ts';
+import { Bm25Index } from '../text/bm25.ts';
 import { batchOf, constantInt64Data } from './columns.ts';
 import {
   CREATED_AT_COLUMN,
@@ -62,12 +63,15 @@ export class Dataset {
   byteLength = 0;
   /** LSN of the last entry applied. */
   lastLsn = 0n;
-  index: IndexHandle | undefined;
+  index: ShardedIndex | undefined;
+  /** BM25 index over the text columns; undefined when the dataset has none. */
+  readonly text: Bm25Index | undefined;
   private readonly ids = new Map<number | bigint | string, number>();
   private readonly firstRows: number[] = [];
 
   constructor(def: DatasetDefinition) {
     this.def = def;
+    this.text = def.textColumns.length > 0 ? new Bm25Index() : undefined;
   }
 
   get name(): string {
@@ -118,6 +122,7 @@ export class Dataset {
       }
       this.ids.set(key, firstRow + i);
     }
+    if (this.text) this.indexText(stored, firstRow);
     return { firstRow, replaced };
   }
 
@@ -134,6 +139,44 @@ export class Dataset {
     }
     this.lastLsn = lsn;
     return removed;
+  }
+
+  private indexText(batch: RecordBatch, firstRow: number): void {
+    const columns = this.def.textColumns.map((c) => batch.getChild(c)!);
+    for (let i = 0; i < batch.numRows; i++) {
+      let text = '';
+      for (const col of columns) {
+        const v = col.get(i) as string | null;
+        if (v) text = text ? `${text} ${v}` : v;
+      }
+      this.text!.add(firstRow + i, text);
+    }
+  }
+
+  /**
+   * Live rows with ordinals in [from, to): their labels (ascending) and vectors (row-major),
+   * for rebuilding an index shard.
+   */
+  liveRows(from: number, to: number): { labels: number[]; vectors: Float32Array } {
+    const dim = this.def.dim;
+    const labels: number[] = [];
+    const chunks: Float32Array[] = [];
+    for (const stored of this.batches) {
+      const start = Math.max(from, stored.firstRow);
+      const end = Math.min(to, stored.firstRow + stored.batch.numRows);
+      if (start >= end) continue;
+      for (let o = start; o < end; o++) {
+        const offset = o - stored.firstRow;
+        if (stored.deleted?.[offset] === 1) continue;
+        labels.push(o);
+        chunks.push(stored.vectors.subarray(offset * dim, (offset + 1) * dim));
+      }
+    }
+    const vectors = new Float32Array(labels.length * dim);
+    chunks.forEach((c, i) => {
+      vectors.set(c, i * dim);
+    });
+    return { labels, vectors };
   }
 
   private tombstone(ordinal: number): void {
@@ -188,21 +231,30 @@ export class Dataset {
   }
 
   /**
-   * A bitmap over ordinals (bit set = live and, when given, matching `match`) for filtered
-   * search, or undefined when every row qualifies.
+   * The live rows matching `match`, as a bitmap over ordinals (bit set = qualifies) and
+   * their ordinals in ascending order.
    */
-  liveBitmap(match?: (batch: RecordBatch) => (row: number) => boolean): Uint8Array | undefined {
-    if (!match && this.liveCount === this.rowCount) return undefined;
+  matchingRows(match: (batch: RecordBatch) => (row: number) => boolean): {
+    bits: Uint8Array;
+    ordinals: number[];
+  } {
     const bits = new Uint8Array((this.rowCount + 7) >> 3);
+    const ordinals: number[] = [];
     for (const stored of this.batches) {
-      const test = match?.(stored.batch);
+      const test = match(stored.batch);
       for (let i = 0; i < stored.batch.numRows; i++) {
-        if (stored.deleted?.[i] === 1) continue;
-        if (test && !test(i)) continue;
+        if (stored.deleted?.[i] === 1 || !test(i)) continue;
         const ordinal = stored.firstRow + i;
         bits[ordinal >> 3]! |= 1 << (ordinal & 7);
+        ordinals.push(ordinal);
       }
     }
-    return bits;
+    return { bits, ordinals };
+  }
+
+  /** The vector of a row (a view of the stored batch). */
+  vectorOf(ordinal: number): Float32Array {
+    const { stored, offset } = this.locate(ordinal);
+    return stored.vectors.subarray(offset * this.def.dim, (offset + 1) * this.def.dim);
   }
 }

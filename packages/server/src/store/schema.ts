@@ -26,6 +26,28 @@ export const ID_COLUMN = 'id';
 export const VECTOR_COLUMN = 'vector';
 export const CREATED_AT_COLUMN = 'created_at';
 export const METRIC_METADATA_KEY = 'longbow.metric';
+/** Schema metadata: comma-separated utf8 columns that feed the BM25 index. */
+export const TEXT_COLUMNS_METADATA_KEY = 'longbow.text_columns';
+/**
+ * Per-dataset index settings in schema metadata (override the node's LONGBOW_* defaults):
+ * key → [field, min, max]. Values are integers except the vacuum ratio.
+ */
+export const INDEX_METADATA_KEYS = {
+  'longbow.hnsw.m': ['m', 2, 128],
+  'longbow.hnsw.ef_construction': ['efConstruction', 8, 4096],
+  'longbow.hnsw.ef': ['ef', 1, 10_000],
+  'longbow.index.shard_rows': ['shardRows', 1000, 1e9],
+  'longbow.index.vacuum_ratio': ['vacuumRatio', 0.01, 1],
+} as const;
+
+/** Index settings a dataset's schema metadata may override. */
+export interface IndexOverrides {
+  m?: number;
+  efConstruction?: number;
+  ef?: number;
+  shardRows?: number;
+  vacuumRatio?: number;
+}
 /** Largest vector dimension accepted. */
 export const MAX_DIMENSION = 65_536;
 /** Dataset names: what is safe as a file name and a metric label. */
@@ -44,6 +66,10 @@ export interface DatasetDefinition {
   dim: number;
   metric: MetricName;
   idType: IdType;
+  /** Index settings from schema metadata (unset: the node's defaults). */
+  index: IndexOverrides;
+  /** utf8 columns whose text feeds the BM25 index (metadata, else every utf8 column but `id`). */
+  textColumns: string[];
 }
 
 /** Throws INVALID_DESCRIPTOR unless `name` is a valid dataset name. */
@@ -140,8 +166,47 @@ export function defineDataset(name: string, schema: Schema): DatasetDefinition {
   const stored = createdAt
     ? userFields
     : [...userFields, new Field(CREATED_AT_COLUMN, CREATED_AT_TYPE, false)];
-  const metadata = new Map([[METRIC_METADATA_KEY, metric]]);
-  return { name, schema: new Schema(stored, metadata), userFields, dim, metric, idType };
+  const metadata = new Map([[METRIC_METADATA_KEY, metric as string]]);
+  const index: IndexOverrides = {};
+  for (const [key, [field, min, max]] of Object.entries(INDEX_METADATA_KEYS)) {
+    const raw = schema.metadata.get(key);
+    if (raw === undefined) continue;
+    const value = Number(raw);
+    const integer = field !== 'vacuumRatio';
+    if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+      throw new LongbowError(
+        ErrorCode.invalidSchema,
+        `schema metadata ${key}="${raw}" must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}`,
+      );
+    }
+    index[field] = value;
+    metadata.set(key, raw);
+  }
+  const textColumns = textColumnsOf(schema);
+  const textRaw = schema.metadata.get(TEXT_COLUMNS_METADATA_KEY);
+  if (textRaw !== undefined) metadata.set(TEXT_COLUMNS_METADATA_KEY, textRaw);
+  return { name, schema: new Schema(stored, metadata), userFields, dim, metric, idType, index, textColumns };
+}
+
+function textColumnsOf(schema: Schema): string[] {
+  const raw = schema.metadata.get(TEXT_COLUMNS_METADATA_KEY);
+  const utf8 = schema.fields
+    .filter((f) => f.type.typeId === Type.Utf8 && f.name !== ID_COLUMN)
+    .map((f) => f.name);
+  if (raw === undefined) return utf8;
+  const names = raw
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  for (const n of names) {
+    if (!utf8.includes(n)) {
+      throw new LongbowError(
+        ErrorCode.invalidSchema,
+        `${TEXT_COLUMNS_METADATA_KEY} names "${n}", which is not a utf8 column`,
+      );
+    }
+  }
+  return names;
 }
 
 function sameType(a: DataType, b: DataType): boolean {

@@ -11,13 +11,20 @@ import type { RecordBatch } from 'apache-arrow';
 import type { NodeConfig } from '../config.ts';
 import { ErrorCode, LongbowError } from '../errors.ts';
 import type { IndexPool } from '../index/index-pool.ts';
+import { ShardedIndex } from '../index/sharded-index.ts';
 import { type WalEntry, WalOp } from '../wal/entry.ts';
 import { Dataset, type IdKey } from './dataset.ts';
 import { decodeBatchRecord, decodeDeleteRecord } from './records.ts';
 import { checkBatch, type DatasetDefinition, defineDataset } from './schema.ts';
 
 /** Store settings, from NodeConfig. */
-export type StoreConfig = Pick<NodeConfig, 'hnswM' | 'hnswEfConstruction' | 'maxMemoryBytes'>;
+export type StoreConfig = Pick<
+  NodeConfig,
+  'hnswM' | 'hnswEfConstruction' | 'maxMemoryBytes' | 'indexShardRows' | 'indexVacuumRatio'
+>;
+
+/** Shards smaller than this are not vacuumed: rebuilding them costs more than tombstones do. */
+const VACUUM_MIN_ROWS = 1000;
 
 /** All datasets of one node. */
 export class Store {
@@ -26,12 +33,13 @@ export class Store {
   private readonly definitions = new Map<string, DatasetDefinition>();
   private readonly pool: IndexPool;
   private readonly config: StoreConfig;
-  private readonly onIndexLost: (name: string) => void;
+  private readonly onIndexEvent: (dataset: string, shard: number, phase: 'start' | 'done') => void;
 
-  constructor(pool: IndexPool, config: StoreConfig, onIndexLost: (name: string) => void = () => {}) {
+  /** @param onIndexEvent vacuum progress, for logs and metrics. */
+  constructor(pool: IndexPool, config: StoreConfig, onIndexEvent: Store['onIndexEvent'] = () => {}) {
     this.pool = pool;
     this.config = config;
-    this.onIndexLost = onIndexLost;
+    this.onIndexEvent = onIndexEvent;
   }
 
   /** A dataset by name, or undefined. */
@@ -136,31 +144,20 @@ export class Store {
   }
 
   private attachIndex(ds: Dataset): void {
-    ds.index = this.pool.create(
+    const o = ds.def.index;
+    ds.index = new ShardedIndex(
+      this.pool,
       {
         metric: ds.def.metric,
         dim: ds.def.dim,
-        m: this.config.hnswM,
-        efConstruction: this.config.hnswEfConstruction,
+        m: o.m ?? this.config.hnswM,
+        efConstruction: o.efConstruction ?? this.config.hnswEfConstruction,
+        shardRows: o.shardRows ?? this.config.indexShardRows,
+        vacuumRatio: o.vacuumRatio ?? this.config.indexVacuumRatio,
+        vacuumMinRows: VACUUM_MIN_ROWS,
       },
-      () => this.rebuildIndex(ds),
+      (from, to) => ds.liveRows(from, to),
+      (shard, phase) => this.onIndexEvent(ds.name, shard, phase),
     );
-  }
-
-  /** Rebuilds a dataset's index from its live rows (after an index worker failed). */
-  private rebuildIndex(ds: Dataset): void {
-    if (this.datasets.get(ds.name) !== ds) return;
-    this.onIndexLost(ds.name);
-    this.attachIndex(ds);
-    for (const stored of ds.batches) {
-      ds.index!.add(stored.firstRow, stored.batch.numRows, stored.vectors.slice());
-      if (stored.deleted) {
-        const dead: number[] = [];
-        stored.deleted.forEach((d, i) => {
-          if (d === 1) dead.push(stored.firstRow + i);
-        });
-        ds.index!.delete(dead);
-      }
-    }
   }
 }

@@ -1,0 +1,246 @@
+/**
+ * A dataset's vector index: one HNSW graph while the dataset is small, more once it grows.
+ *
+ * Rows are assigned to shards by ordinal range: shard i holds labels
+ * [i·shardRows, (i+1)·shardRows). A dataset under `shardRows` rows has one graph; past it,
+ * new rows start a new shard on the next worker thread, so a bulk load builds its shards in
+ * parallel on the available cores. (The same idea as Lucene's segments: shards are never
+ * re-split, so no row moves.) A search asks every shard for its k nearest — concurrently,
+ * since shards sit on different workers — and merges the lists exactly into the global
+ * top k.
+ *
+ * Vacuum: when a shard's deleted fraction passes `vacuumRatio`, a replacement graph is
+ * built from the shard's live rows in the background; searches keep using the old graph
+ * (whose deletes are masked) until the new one has caught up, then the two are swapped.
+ * Writes that arrive meanwhile go to both.
+ */
+import type { MetricName } from '../config.ts';
+import type { IndexHandle, IndexParams, IndexPool, QueryHits } from './index-pool.ts';
+import { TopK } from './top-k.ts';
+
+/** Settings of one dataset's index (from schema metadata, else the node's defaults). */
+export interface ShardedIndexParams extends IndexParams {
+  /** Rows per shard; a dataset below this has one graph. */
+  shardRows: number;
+  /** Deleted fraction of a shard that triggers its rebuild (0..1; 1 disables vacuum). */
+  vacuumRatio: number;
+  /** Shards smaller than this are never vacuumed (a rebuild would cost more than it saves). */
+  vacuumMinRows: number;
+}
+
+/** Reads the live rows of an ordinal range from the dataset: labels and row-major vectors. */
+export type LiveRows = (from: number, to: number) => { labels: number[]; vectors: Float32Array };
+
+interface Shard {
+  index: number;
+  current: IndexHandle;
+  /** Replacement graph while a vacuum runs. */
+  next: IndexHandle | undefined;
+  /** Labels sent to this shard. */
+  rows: number;
+  /** Labels deleted since the current graph was built. */
+  deleted: number;
+}
+
+/** Statistics of an index, summed over shards. */
+export interface IndexStats {
+  shards: number;
+  indexed: number;
+  queueDepth: number;
+  tombstones: number;
+  vacuums: number;
+  caughtUp: boolean;
+}
+
+/** The index of one dataset. */
+export class ShardedIndex {
+  readonly params: ShardedIndexParams;
+  readonly metric: MetricName;
+  private readonly pool: IndexPool;
+  private readonly liveRows: LiveRows;
+  private readonly onVacuum: (shard: number, phase: 'start' | 'done') => void;
+  private readonly shards: Shard[] = [];
+  private vacuums = 0;
+  private dropped = false;
+
+  constructor(
+    pool: IndexPool,
+    params: ShardedIndexParams,
+    liveRows: LiveRows,
+    onVacuum: ShardedIndex['onVacuum'] = () => {},
+  ) {
+    this.pool = pool;
+    this.params = params;
+    this.metric = params.metric;
+    this.liveRows = liveRows;
+    this.onVacuum = onVacuum;
+  }
+
+  private newHandle(): IndexHandle {
+    return this.pool.create(this.params, () => this.onLost());
+  }
+
+  private shardFor(label: number): Shard {
+    const i = Math.floor(label / this.params.shardRows);
+    while (this.shards.length <= i) {
+      this.shards.push({
+        index: this.shards.length,
+        current: this.newHandle(),
+        next: undefined,
+        rows: 0,
+        deleted: 0,
+      });
+    }
+    return this.shards[i]!;
+  }
+
+  /**
+   * Queues `count` row-major vectors with labels `firstLabel …`, split at shard borders.
+   * The array may be transferred to workers: pass a copy.
+   */
+  add(firstLabel: number, count: number, vectors: Float32Array): void {
+    const dim = this.params.dim;
+    let done = 0;
+    while (done < count) {
+      const label = firstLabel + done;
+      const shard = this.shardFor(label);
+      const end = Math.min(count, (shard.index + 1) * this.params.shardRows - firstLabel);
+      const part = done === 0 && end === count ? vectors : vectors.slice(done * dim, end * dim);
+      if (shard.next) shard.next.add(label, end - done, part.slice());
+      shard.current.add(label, end - done, part);
+      shard.rows += end - done;
+      done = end;
+    }
+  }
+
+  /** Marks labels deleted in their shards; may start a vacuum. */
+  delete(labels: readonly number[]): void {
+    if (labels.length === 0) return;
+    const byShard = new Map<Shard, number[]>();
+    for (const label of labels) {
+      const shard = this.shards[Math.floor(label / this.params.shardRows)];
+      if (!shard) continue;
+      const list = byShard.get(shard);
+      if (list) list.push(label);
+      else byShard.set(shard, [label]);
+    }
+    for (const [shard, list] of byShard) {
+      shard.current.delete(list);
+      shard.next?.delete(list);
+      shard.deleted += list.length;
+      this.maybeVacuum(shard);
+    }
+  }
+
+  private maybeVacuum(shard: Shard): void {
+    const { vacuumRatio, vacuumMinRows } = this.params;
+    if (shard.next || this.dropped || vacuumRatio >= 1) return;
+    if (shard.rows < vacuumMinRows || shard.deleted / shard.rows < vacuumRatio) return;
+    const from = shard.index * this.params.shardRows;
+    const to = from + this.params.shardRows;
+    const next = this.newHandle();
+    shard.next = next;
+    this.onVacuum(shard.index, 'start');
+    this.fill(next, from, to);
+    next.whenCaughtUp().then(() => {
+      if (shard.next !== next || this.dropped) return;
+      const old = shard.current;
+      shard.current = next;
+      shard.next = undefined;
+      shard.deleted = 0;
+      old.drop();
+      this.vacuums++;
+      this.onVacuum(shard.index, 'done');
+    });
+  }
+
+  /**
+   * k nearest neighbours of each query across all shards (exact merge of per-shard top k).
+   * `allowed` restricts results to labels whose bit is set.
+   */
+  async search(
+    queries: Float32Array,
+    queryCount: number,
+    k: number,
+    ef: number,
+    allowed?: Uint8Array,
+  ): Promise<QueryHits[]> {
+    const perShard = await Promise.all(
+      this.shards.map((s) => s.current.search(queries, queryCount, k, ef, allowed)),
+    );
+    if (perShard.length === 1) return perShard[0]!;
+    const out: QueryHits[] = [];
+    for (let q = 0; q < queryCount; q++) {
+      const top = new TopK(k);
+      for (const hits of perShard) {
+        const h = hits[q]!;
+        for (let i = 0; i < h.labels.length; i++) top.push(h.labels[i]!, h.distances[i]!);
+      }
+      const { labels, distances } = top.sorted();
+      out.push({ labels: Float64Array.from(labels), distances: Float32Array.from(distances) });
+    }
+    return out;
+  }
+
+  /** Resolves once every row sent so far is in a graph. */
+  async whenCaughtUp(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.current.whenCaughtUp()));
+  }
+
+  /** Figures summed over shards. */
+  stats(): IndexStats {
+    let indexed = 0;
+    let queueDepth = 0;
+    let tombstones = 0;
+    let caughtUp = true;
+    for (const s of this.shards) {
+      indexed += Math.max(0, s.current.indexed - s.index * this.params.shardRows);
+      queueDepth += s.current.queueDepth;
+      tombstones += s.current.tombstones;
+      caughtUp &&= s.current.isCaughtUp();
+    }
+    return { shards: this.shards.length, indexed, queueDepth, tombstones, vacuums: this.vacuums, caughtUp };
+  }
+
+  /** Frees every graph. */
+  drop(): void {
+    this.dropped = true;
+    for (const s of this.shards) {
+      s.current.drop();
+      s.next?.drop();
+    }
+  }
+
+  private lostHandled = false;
+
+  /** A worker died: rebuild every shard from the dataset's live rows. */
+  private onLost(): void {
+    if (this.dropped || this.lostHandled) return;
+    this.lostHandled = true;
+    queueMicrotask(() => {
+      this.lostHandled = false;
+      for (const shard of this.shards) {
+        shard.next?.drop();
+        shard.next = undefined;
+        shard.current.drop();
+        shard.current = this.newHandle();
+        shard.deleted = 0;
+        const from = shard.index * this.params.shardRows;
+        this.fill(shard.current, from, from + this.params.shardRows);
+      }
+    });
+  }
+
+  /** Sends the live rows of [from, to) to a graph; each contiguous run of labels is one add. */
+  private fill(handle: IndexHandle, from: number, to: number): void {
+    const { labels, vectors } = this.liveRows(from, to);
+    const dim = this.params.dim;
+    let runStart = 0;
+    for (let i = 1; i <= labels.length; i++) {
+      if (i === labels.length || labels[i] !== labels[i - 1]! + 1) {
+        handle.add(labels[runStart]!, i - runStart, vectors.slice(runStart * dim, i * dim));
+        runStart = i;
+      }
+    }
+  }
+}
