@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { IndexPool } from '../../src/index/index-pool.ts';
+import { internalDistance } from '../../src/index/metric.ts';
+import { ShardedIndex } from '../../src/index/sharded-index.ts';
+
+const pool = new IndexPool(2);
+after(() => pool.close());
+const DIM = 8;
+const N = 3500;
+let seed = 99;
+const data = Float32Array.from({ length: N * DIM }, () => {
+  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+  return seed / 0x7fffffff;
+});
+const alive = new Set(Array.from({ length: N }, (_, i) => i));
+
+function liveRows(from: number, to: number) {
+  const labels = [...alive].filter((l) => l >= from && l < to).sort((a, b) => a - b);
+  const vectors = new Float32Array(labels.length * DIM);
+  labels.forEach((l, i) => {
+    vectors.set(data.subarray(l * DIM, (l + 1) * DIM), i * DIM);
+  });
+  return { labels, vectors };
+}
+
+function exact(q: Float32Array, k: number): number[] {
+  const d = internalDistance('l2');
+  return [...alive]
+    .map((i) => ({ i, d: d(q, data, i * DIM) }))
+    .sort((a, b) => a.d - b.d)
+    .slice(0, k)
+    .map((x) => x.i);
+}
+
+describe('ShardedIndex', () => {
+  it('splits rows into range shards and merges their top-k exactly; vacuums a shard past the ratio', async () => {
+    const events: string[] = [];
+    const idx = new ShardedIndex(
+      pool,
+      {
+        metric: 'l2',
+        dim: DIM,
+        m: 16,
+        efConstruction: 100,
+        shardRows: 1000,
+        vacuumRatio: 0.4,
+        vacuumMinRows: 500,
+      },
+      liveRows,
+      (shard, phase) => events.push(`${shard}:${phase}`),
+    );
+    idx.add(0, 1500, data.slice(0, 1500 * DIM));
+    idx.add(1500, 2000, data.slice(1500 * DIM));
+    await idx.whenCaughtUp();
+    assert.equal(idx.stats().shards, 4);
+    assert.equal(idx.stats().indexed, N);
+    for (const probe of [5, 1999, 3400]) {
+      const q = data.slice(probe * DIM, (probe + 1) * DIM);
+      const [hits] = await idx.search(q, 1, 10, 400);
+      assert.deepEqual([...hits!.labels], exact(q, 10));
+    }
+    const gone = Array.from({ length: 500 }, (_, i) => 1000 + i); // half of shard 1
+    for (const g of gone) alive.delete(g);
+    idx.delete(gone);
+    const deadline = Date.now() + 20_000;
+    while (idx.stats().vacuums < 1) {
+      assert.ok(Date.now() < deadline, 'vacuum did not finish');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(events, ['1:start', '1:done']);
+    const q = data.slice(1200 * DIM, 1201 * DIM);
+    const [hits] = await idx.search(q, 1, 10, 400);
+    assert.deepEqual([...hits!.labels], exact(q, 10));
+    assert.ok([...hits!.labels].every((l) => alive.has(l)));
+    idx.drop();
+  });
+});
