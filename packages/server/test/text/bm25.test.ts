@@ -19,7 +19,7 @@ describe('BM25', () => {
   it('scores like the textbook formula (oracle on a small corpus)', () => {
     const docs = ['the cat sat on the mat', 'the dog sat', 'cats and dogs', 'a cat a cat a cat', ''];
     const idx = new Bm25Index();
-    docs.forEach((d, i) => idx.add(i, d));
+    for (const [i, d] of docs.entries()) idx.add(i, d);
     const toks = docs.map(tokenize);
     const avgdl = toks.reduce((n, t) => n + t.length, 0) / docs.length;
     const oracle = (q: string) =>
@@ -44,7 +44,7 @@ describe('BM25', () => {
         want.map((x) => x.i),
         q,
       );
-      res.scores.forEach((s, j) => assert.ok(Math.abs(s - want[j]!.s) < 1e-9));
+      for (const [j, s] of res.scores.entries()) assert.ok(Math.abs(s - want[j]!.s) < 1e-9);
     }
     assert.deepEqual(idx.search('cat', 10, (o) => o !== 3).ordinals, [0]);
   });
