@@ -18,7 +18,10 @@ const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 
 describe('routingKeyOf', () => {
   it('DoPut: the descriptor path, or a CMD {"dataset"}', () => {
-    assert.equal(routingKeyOf('DoPut', { flightDescriptor: { type: DescriptorType.path, path: ['a'] } }), 'a');
+    assert.equal(
+      routingKeyOf('DoPut', { flightDescriptor: { type: DescriptorType.path, path: ['a'] } }),
+      'a',
+    );
     assert.equal(
       routingKeyOf('DoPut', { flightDescriptor: { type: DescriptorType.cmd, cmd: json({ dataset: 'b' }) } }),
       'b',
@@ -37,17 +40,26 @@ describe('routingKeyOf', () => {
   it('DoAction: the body dataset; node-level actions have no key', () => {
     assert.equal(routingKeyOf('DoAction', { type: 'drop_dataset', body: json({ dataset: 'd' }) }), 'd');
     assert.equal(routingKeyOf('DoAction', { type: 'get_stats', body: json({}) }), undefined);
-    assert.equal(routingKeyOf('DoAction', { type: 'cluster_status', body: json({ dataset: 'd' }) }), undefined);
+    assert.equal(
+      routingKeyOf('DoAction', { type: 'cluster_status', body: json({ dataset: 'd' }) }),
+      undefined,
+    );
     assert.equal(routingKeyOf('DoAction', { type: 'get_stats' }), undefined);
   });
   it('only dataset methods are routed', () => {
-    for (const m of ['DoPut', 'DoGet', 'GetFlightInfo', 'GetSchema', 'DoAction']) assert.ok(isRoutedMethod(m));
+    for (const m of ['DoPut', 'DoGet', 'GetFlightInfo', 'GetSchema', 'DoAction'])
+      assert.ok(isRoutedMethod(m));
     for (const m of ['ListFlights', 'ListActions', 'Handshake', 'DoExchange', 'PollFlightInfo'])
       assert.ok(!isRoutedMethod(m));
   });
 });
 
-const owner = (state = 'alive') => ({ id: 'n2', state, dataAddr: '10.0.0.2:3000', metaAddr: '10.0.0.2:3001' });
+const owner = (state = 'alive') => ({
+  id: 'n2',
+  state,
+  dataAddr: '10.0.0.2:3000',
+  metaAddr: '10.0.0.2:3001',
+});
 const base: RouteInput = {
   key: 'd',
   selfId: 'n1',
@@ -68,7 +80,11 @@ describe('decideRoute', () => {
   });
   it('forwards to the owner in proxy mode, at the address of the same port', () => {
     assert.deepEqual(decideRoute(base), { kind: 'forward', target: 'n2', addr: '10.0.0.2:3000' });
-    assert.deepEqual(decideRoute({ ...base, port: 'meta' }), { kind: 'forward', target: 'n2', addr: '10.0.0.2:3001' });
+    assert.deepEqual(decideRoute({ ...base, port: 'meta' }), {
+      kind: 'forward',
+      target: 'n2',
+      addr: '10.0.0.2:3001',
+    });
     // A suspect still owns its keys (the ring keeps suspects).
     assert.equal(decideRoute({ ...base, owner: owner('suspect') }).kind, 'forward');
   });
