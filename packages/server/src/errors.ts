@@ -30,6 +30,10 @@ export const ErrorCode = {
   shuttingDown: 'SHUTTING_DOWN',
   walFailed: 'WAL_FAILED',
   internal: 'INTERNAL',
+  // Snapshots and analytics
+  snapshotFailed: 'SNAPSHOT_FAILED',
+  noSnapshot: 'NO_SNAPSHOT',
+  snapshotCorrupt: 'SNAPSHOT_CORRUPT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -53,6 +57,9 @@ const GRPC_STATUS: Record<ErrorCode, status> = {
   SHUTTING_DOWN: status.UNAVAILABLE,
   WAL_FAILED: status.UNAVAILABLE,
   INTERNAL: status.INTERNAL,
+  SNAPSHOT_FAILED: status.UNAVAILABLE,
+  NO_SNAPSHOT: status.FAILED_PRECONDITION,
+  SNAPSHOT_CORRUPT: status.DATA_LOSS,
 };
 
 /** An error with a stable code from {@link ErrorCode}. */

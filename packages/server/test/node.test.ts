@@ -73,6 +73,7 @@ async function startNode(): Promise<void> {
       metaAddr: '127.0.0.1:0',
       metricsAddr: '127.0.0.1:0',
       dataPath,
+      snapshotPath: path.join(dataPath, 'snapshots'),
       indexWorkers: 1,
       nodeId: 'node-test',
     },
