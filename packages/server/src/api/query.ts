@@ -22,7 +22,7 @@ import { type RankedHits, runSearch } from './search.ts';
 import { BatchStreamWriter } from './stream-writer.ts';
 import { parseTicket, type ScanTicket, type SearchTicket } from './tickets.ts';
 
-function checkColumns(ds: Dataset, columns: string[] | undefined): string[] | undefined {
+export function checkColumns(ds: Dataset, columns: string[] | undefined): string[] | undefined {
   if (!columns) return undefined;
   const known = new Set(ds.def.schema.fields.map((f) => f.name));
   for (const c of columns) {
@@ -107,11 +107,16 @@ export async function streamSearch(
   await writer.write(batch);
 }
 
-function resultBatch(
+/**
+ * The answer batch of a search: `query, id, distance, score` (+ vector, + columns).
+ * `queryOffset` numbers queries from that value (DoExchange numbers them across batches).
+ */
+export function resultBatch(
   ds: Dataset,
   hits: RankedHits[],
   t: SearchTicket,
   columns: string[] | undefined,
+  queryOffset = 0,
 ): RecordBatch {
   const queryIdx: number[] = [];
   const ordinals: number[] = [];
@@ -119,7 +124,7 @@ function resultBatch(
   const scores: number[] = [];
   hits.forEach((h, q) => {
     for (let i = 0; i < h.ordinals.length; i++) {
-      queryIdx.push(q);
+      queryIdx.push(queryOffset + q);
       ordinals.push(h.ordinals[i]!);
       distances.push(h.distances[i]!);
       scores.push(h.scores[i]!);

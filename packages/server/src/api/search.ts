@@ -136,6 +136,7 @@ export async function runSearch(
   ds: Dataset,
   t: SearchTicket,
   config: Pick<NodeConfig, 'hnswEf' | 'filterBruteForceRows'>,
+  streamedQueries?: Float32Array[],
 ): Promise<{ hits: RankedHits[]; kind: SearchKind }> {
   if (t.textQuery !== undefined && !ds.text) {
     throw new LongbowError(
@@ -143,7 +144,7 @@ export async function runSearch(
       `dataset "${ds.name}" has no text columns for text_query (send utf8 columns, or name them in longbow.text_columns)`,
     );
   }
-  const queries = queryVectors(ds, t);
+  const queries = streamedQueries ?? queryVectors(ds, t);
   const match = compileFilter(t.filters, ds.def.schema);
   const filter = match ? ds.matchingRows(match) : undefined;
   const hybrid = t.textQuery !== undefined && queries.length > 0;

@@ -1,6 +1,6 @@
 /**
  * Which Flight methods each port serves, wrapped with request metrics:
- * - data (:3000): DoPut, DoGet, and the light metadata calls too (ListFlights,
+ * - data (:3000): DoPut, DoGet, DoExchange (streaming search), and the light metadata calls too (ListFlights,
  *   GetFlightInfo, GetSchema, DoAction, ListActions), so a client holding one address can
  *   do everything;
  * - meta (:3001): only the light calls. Heavy transfers never run on it, so metadata calls
@@ -11,6 +11,7 @@ import { status } from '@grpc/grpc-js';
 import type { FlightHandlers } from '@longbow/flight';
 import { doActionHandler, listActionsHandler } from './actions.ts';
 import type { NodeContext } from './context.ts';
+import { doExchangeHandler } from './exchange.ts';
 import { doPutHandler } from './ingest.ts';
 import { getFlightInfoHandler, getSchemaHandler, listFlightsHandler } from './meta.ts';
 import { doGetHandler } from './query.ts';
@@ -55,6 +56,7 @@ export function dataHandlers(ctx: NodeContext): FlightHandlers {
   return {
     DoPut: instrument(ctx, 'DoPut', doPutHandler(ctx)),
     DoGet: instrument(ctx, 'DoGet', doGetHandler(ctx)),
+    DoExchange: instrument(ctx, 'DoExchange', doExchangeHandler(ctx)),
     ...metaHandlers(ctx),
   };
 }

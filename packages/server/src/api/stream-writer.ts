@@ -4,7 +4,7 @@
  * call's backpressure (`write` returning false waits for `drain`).
  */
 import { once } from 'node:events';
-import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { ServerDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
 import { type CompressionName, type FlightData, IpcEncoder } from '@longbow/flight';
 import type { RecordBatch, Schema } from 'apache-arrow';
 
@@ -13,14 +13,16 @@ const SPLIT_FILL = 0.5;
 
 /** Streams one schema and its batches to a call. */
 export class BatchStreamWriter {
-  private readonly call: ServerWritableStream<unknown, FlightData>;
+  private readonly call:
+    | ServerWritableStream<unknown, FlightData>
+    | ServerDuplexStream<FlightData, FlightData>;
   private readonly encoder: IpcEncoder;
   private readonly maxMessageBytes: number;
   private started = false;
   rows = 0;
 
   constructor(
-    call: ServerWritableStream<unknown, FlightData>,
+    call: ServerWritableStream<unknown, FlightData> | ServerDuplexStream<FlightData, FlightData>,
     schema: Schema,
     compression: CompressionName,
     maxMessageBytes: number,

@@ -87,15 +87,7 @@ function isVector(v: unknown): v is number[] {
 
 /** Parses ticket bytes; throws INVALID_TICKET naming the problem. */
 export function parseTicket(bytes: Uint8Array): DoGetTicket {
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    bad(`ticket is not valid JSON (${(err as Error).message}): ${JSON.stringify(text.slice(0, 80))}`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) bad('ticket must be a JSON object');
-  const obj = json as Record<string, unknown>;
+  const obj = parseJsonObject(bytes);
   if ('search' in obj) {
     if (typeof obj.search !== 'object' || obj.search === null) bad('"search" must be an object');
     return parseSearch(obj.search as Record<string, unknown>);
@@ -109,7 +101,33 @@ export function parseTicket(bytes: Uint8Array): DoGetTicket {
   };
 }
 
-function parseSearch(s: Record<string, unknown>): SearchTicket {
+/**
+ * Parses a DoExchange search command (the descriptor's CMD): a search ticket whose query
+ * vectors arrive as Arrow batches on the stream instead of in the JSON.
+ */
+export function parseExchangeCommand(bytes: Uint8Array): SearchTicket {
+  const json = parseJsonObject(bytes);
+  if (typeof json.search !== 'object' || json.search === null) {
+    bad(
+      'DoExchange command must be {"search": {"dataset": ..., "k": ...}} with query vectors streamed as batches',
+    );
+  }
+  return parseSearch(json.search as Record<string, unknown>, true);
+}
+
+function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    bad(`ticket is not valid JSON (${(err as Error).message}): ${JSON.stringify(text.slice(0, 80))}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) bad('ticket must be a JSON object');
+  return json as Record<string, unknown>;
+}
+
+function parseSearch(s: Record<string, unknown>, streamed = false): SearchTicket {
   const dataset = requireDataset(s);
   let vectors: number[][] | undefined;
   if (s.vector !== undefined) {
@@ -128,7 +146,7 @@ function parseSearch(s: Record<string, unknown>): SearchTicket {
     bad('"id" must be a number or a string');
   const textQuery = s.text_query;
   if (textQuery !== undefined && typeof textQuery !== 'string') bad('"text_query" must be a string');
-  if (!vectors && id === undefined && !textQuery)
+  if (!streamed && !vectors && id === undefined && !textQuery)
     bad('search needs "vector", "vectors", "id" or "text_query"');
   const alpha = s.alpha;
   if (alpha !== undefined && (typeof alpha !== 'number' || alpha < 0 || alpha > 1))

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from lbutil import action, do_put, make_batch, scan, search, ticket
+from lbutil import action, do_put, make_batch, scan, search, ticket, vector_array
 
 RNG = np.random.default_rng(7)
 
@@ -178,3 +178,27 @@ def test_health_readiness_and_metrics(node, client):
 def test_do_get_on_meta_port_names_the_data_port(meta):
     with pytest.raises(pa.ArrowNotImplementedError, match="not served on this port"):
         meta.do_get(ticket({"dataset": "x"})).read_all()
+
+
+def test_do_exchange_streams_binary_queries_and_numbers_them(client):
+    vecs = RNG.random((500, 8), dtype=np.float32)
+    do_put(client, "exchange", [make_batch(range(500), vecs, tag=[f"t{i}" for i in range(500)])])
+    command = json.dumps({"search": {"dataset": "exchange", "k": 2, "columns": ["tag"]}}).encode()
+    writer, reader = client.do_exchange(flight.FlightDescriptor.for_command(command))
+    first = pa.record_batch([vector_array(vecs[[10, 20]])], names=["vector"])
+    writer.begin(first.schema)
+    writer.write_batch(first)
+    writer.write_batch(pa.record_batch([vector_array(vecs[[30]])], names=["vector"]))
+    writer.done_writing()
+    table = reader.read_all()
+    writer.close()
+    assert table.column("query").to_pylist() == [0, 0, 1, 1, 2, 2]
+    assert [table.column("id")[i].as_py() for i in (0, 2, 4)] == [10, 20, 30]
+    assert table.column("tag")[4].as_py() == "t30"
+    writer, reader = client.do_exchange(flight.FlightDescriptor.for_command(command))
+    wrong = pa.record_batch([vector_array(vecs[:1, :4])], names=["vector"])
+    writer.begin(wrong.schema)
+    writer.write_batch(wrong)
+    writer.done_writing()
+    with pytest.raises(pa.ArrowInvalid, match="DIMENSION_MISMATCH"):
+        reader.read_all()
