@@ -22,8 +22,13 @@ export const FAST_GOSSIP_ENV: Record<string, string> = {
   LONGBOW_GOSSIP_PUSH_PULL_INTERVAL_MS: '3000',
 };
 
-/** Bound on failure detection with FAST_GOSSIP_ENV (3 nodes): probe + indirect + suspicion max. */
-export const DETECTION_BOUND_MS = 200 * 2 + 3 * 200 * 3 + 1000;
+/**
+ * Bound on crash detection with FAST_GOSSIP_ENV and 3 nodes, ms: the crashed node is probed
+ * within (N − 1) periods (2 × 200), that probe fails within one period (200), the suspicion
+ * expires at most at its Lifeguard maximum (suspicionMaxTimeoutMult 3 × suspicionMult 3 ×
+ * max(1, log10 3) × 200 = 1800), plus 1000 of slack for a shared, busy machine.
+ */
+export const DETECTION_BOUND_MS = 2 * 200 + 200 + 3 * 3 * 200 + 1000;
 
 /** A free TCP port on `host` (released before returning; the caller binds it soon after). */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
