@@ -27,8 +27,10 @@ function inline(schema: unknown, definitions: Record<string, Schema>, seen: read
   if (typeof ref === 'string') {
     const name = ref.replace('#/definitions/', '');
     if (seen.includes(name)) return {};
-    if (name === 'io.k8s.apimachinery.pkg.util.intstr.IntOrString') return { oneOf: [{ type: 'string' }, { type: 'integer' }] };
-    if (name === 'io.k8s.apimachinery.pkg.api.resource.Quantity') return { oneOf: [{ type: 'string' }, { type: 'number' }] };
+    if (name === 'io.k8s.apimachinery.pkg.util.intstr.IntOrString')
+      return { oneOf: [{ type: 'string' }, { type: 'integer' }] };
+    if (name === 'io.k8s.apimachinery.pkg.api.resource.Quantity')
+      return { oneOf: [{ type: 'string' }, { type: 'number' }] };
     return inline(definitions[name] ?? {}, definitions, [...seen, name]);
   }
   const out: Schema = {};
@@ -37,7 +39,13 @@ function inline(schema: unknown, definitions: Record<string, Schema>, seen: read
       out.properties = Object.fromEntries(
         Object.entries(value as Schema).map(([k, v]) => [k, inline(v, definitions, seen)]),
       );
-    } else if (key === 'items' || key === 'additionalProperties' || key === 'allOf' || key === 'oneOf' || key === 'anyOf') {
+    } else if (
+      key === 'items' ||
+      key === 'additionalProperties' ||
+      key === 'allOf' ||
+      key === 'oneOf' ||
+      key === 'anyOf'
+    ) {
       out[key] = typeof value === 'boolean' ? value : inline(value, definitions, seen);
     } else if (!key.startsWith('x-kubernetes-')) {
       out[key] = value;
@@ -60,7 +68,9 @@ export function writeSchemas(
   mkdirSync(dir, { recursive: true });
   let count = 0;
   for (const [name, definition] of Object.entries(openapi.definitions)) {
-    const gvks = definition['x-kubernetes-group-version-kind'] as { group: string; kind: string; version: string }[] | undefined;
+    const gvks = definition['x-kubernetes-group-version-kind'] as
+      | { group: string; kind: string; version: string }[]
+      | undefined;
     if (!gvks) continue;
     const schema = inline(definition, openapi.definitions, [name]) as Schema;
     for (const gvk of gvks) {

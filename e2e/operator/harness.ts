@@ -6,7 +6,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { startControlPlane } from '../controlplane/controlplane.ts';
@@ -37,8 +36,8 @@ export function controlPlane(): Promise<Env> {
     let operatorToken = process.env.LONGBOW_E2E_OPERATOR_TOKEN ?? '';
     let binDir = process.env.LONGBOW_E2E_BIN ?? '';
     if (!kubeconfigPath) {
+      // Stopped by the exit hook startControlPlane installs (this file's process ends with it).
       const cp = await startControlPlane();
-      after(() => cp.stop());
       ({ kubeconfigPath, server, operatorToken, binDir } = cp);
       await installCrd(kubeconfigPath);
     }
@@ -224,9 +223,15 @@ export function startOperator(
     if (process.env.LONGBOW_E2E_VERBOSE) process.stderr.write(chunk);
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  after(() => {
+  // Never keep the test process alive, and never outlive it.
+  child.unref();
+  (child.stdout as unknown as { unref(): void }).unref();
+  (child.stderr as unknown as { unref(): void }).unref();
+  const reap = () => {
     if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-  });
+  };
+  process.once('exit', reap);
+  child.once('exit', () => process.off('exit', reap));
   return {
     identity: options.identity,
     logs,
@@ -277,7 +282,6 @@ export async function patchCluster(env: Env, ns: string, name: string, spec: obj
   );
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: cluster JSON as the API server returns it
 export type AnyObject = any;
 
 /** Reads a LongbowCluster. */
@@ -407,7 +411,7 @@ export async function watchPods(env: Env, ns: string, cluster: string, replicas:
       let unavailable = 0;
       for (let i = 0; i < replicas; i++) {
         const p = pods.get(`${cluster}-${i}`);
-        if (!p || !p.ready || p.terminating) unavailable++;
+        if (!p?.ready || p.terminating) unavailable++;
       }
       maxUnavailable = Math.max(maxUnavailable, unavailable);
     },

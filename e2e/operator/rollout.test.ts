@@ -92,7 +92,7 @@ describe('rolling changes', () => {
       updateStrategy: { maxUnavailable: 2 },
     });
     await waitUntil('config map updated', async () => (await config()) === '1h');
-    assert.notEqual(await hash(), oldHash);
+    await waitUntil('pod template carries the new config hash', async () => (await hash()) !== oldHash);
     await waitUntil('three restarts', async () => watch.terminations.length >= 3, 120_000);
     await waitForClusterReady(env, NS, 'roll', 3);
     watch.stop();
@@ -104,10 +104,13 @@ describe('rolling changes', () => {
     await patchCluster(env, NS, 'roll', { updateStrategy: { maxUnavailable: 1 } });
     await waitForClusterReady(env, NS, 'roll', 3);
     const watch = await watchPods(env, NS, 'roll', 3);
+    const logsBefore = operator.logs.length;
     await patchCluster(env, NS, 'roll', { image: 'longbow/longbow:0.3.0' });
     await waitUntil('first restart', async () => watch.terminations.length >= 1);
     await operator.stop('SIGKILL');
-    const restartedByFirst = operator.logs.filter((l) => l.msg === 'restarting pod for update').length;
+    const restartedByFirst = operator.logs
+      .slice(logsBefore)
+      .filter((l) => l.msg === 'restarting pod for update').length;
     assert.ok(restartedByFirst < 3, 'the first operator was stopped before finishing');
 
     const successor = startOperator(env, { identity: 'rollout-2', watchNamespace: NS });

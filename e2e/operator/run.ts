@@ -15,6 +15,11 @@ const started = Date.now();
 const cp = await startControlPlane();
 console.log(`control plane up in ${((Date.now() - started) / 1000).toFixed(1)} s (logs: ${cp.dir})`);
 let code = 1;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void cp.stop().then(() => process.exit(130));
+  });
+}
 try {
   await installCrd(cp.kubeconfigPath);
   const only = process.argv.slice(2);

@@ -1,15 +1,3 @@
-/**
- * Leader election with a coordination.k8s.io/v1 Lease, so two operator replicas never
- * reconcile at once. The decision is pure (`decideLease`); `LeaderElector` does the I/O
- * with optimistic concurrency (every write carries the resourceVersion it read, so two
- * candidates racing for an expired lease cannot both win: one gets 409 Conflict).
- *
- * Safety: a leader that cannot renew within `leaseDurationMs` of its last successful renewal
- * stops leading (`onLost`) before any other candidate may take the lease, because others
- * wait for `renewTime + leaseDuration` by their own clocks. The usual assumption applies:
- * clocks advance at roughly the same rate.
- */
-import type * as k8s from '@kubernetes/client-node';
 import { isConflict, isNotFound, type Kube } from './kube.ts';
 
 /** The Lease fields the decision needs. */

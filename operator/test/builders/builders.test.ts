@@ -18,7 +18,6 @@ function golden(name: string, objects: DesiredObject[]): void {
   assert.equal(text, readFileSync(path, 'utf8'), `${name} differs; rerun with UPDATE_GOLDEN=1 if intended`);
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: tests walk arbitrary object JSON
 type AnyObject = any;
 const find = (objects: DesiredObject[], kind: string, name?: string): AnyObject =>
   objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
