@@ -13,11 +13,11 @@ PY := $(VENV)/bin/python
 LONGBOW_DATASETS ?= $(abspath $(ROOT)/../shared/datasets)
 export LONGBOW_DATASETS
 
-.PHONY: help setup run test test-unit test-pyarrow lint typecheck bench clean
+.PHONY: help setup run test test-unit test-pyarrow test-cluster lint typecheck bench clean
 
 help:
 	@echo "make run     start one node with local storage in ./data (ports 3000/3001/9090)"
-	@echo "make test    every test: typecheck, lint, unit and integration, pyarrow suite"
+	@echo "make test    every test: typecheck, lint, unit and integration, pyarrow suite, cluster processes"
 	@echo "make bench   the glove100 benchmark (not run by CI)"
 
 ## setup: npm packages (with the approved install scripts) and the Python venv.
@@ -52,7 +52,13 @@ test-unit: setup
 test-pyarrow: setup
 	$(PY) -m pytest -q packages/server/test/pyarrow
 
-test: typecheck lint test-unit test-pyarrow
+# Multi-process cluster tests (e2e/cluster, ~25 s): three `longbow serve` processes with
+# gossip on loopback in both routing modes, SIGKILL and restart; the partition test puts
+# nodes in network namespaces, so it needs root and `ip` (iproute2).
+test-cluster: setup
+	node --test --test-reporter=spec --test-concurrency=1 e2e/cluster/routing.e2e.ts e2e/cluster/failover.e2e.ts e2e/cluster/netns.e2e.ts
+
+test: typecheck lint test-unit test-pyarrow test-cluster
 
 bench: setup
 	$(PY) packages/server/bench/glove100.py
