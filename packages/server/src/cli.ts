@@ -5,12 +5,18 @@
  *   longbow help      this text
  *
  * `serve` handles SIGTERM and SIGINT with a graceful shutdown and exits 0; a second signal
- * exits at once. Start-up failures (bad configuration, a corrupt WAL) exit 1 with a JSON
- * log line that names the problem.
+ * exits at once. SIGHUP re-reads `.env` (in the working directory, or `LONGBOW_ENV_FILE`)
+ * and applies `LONGBOW_MAX_MEMORY` and `LONGBOW_SNAPSHOT_INTERVAL`; other settings need a
+ * restart. At start-up `.env` fills variables the environment does not set. Start-up
+ * failures (bad configuration, a corrupt WAL or snapshot) exit 1 with a JSON log line that
+ * names the problem.
  */
+import fs from 'node:fs';
+import util from 'node:util';
 import { ConfigError, resolveConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { LongbowNode } from './node.ts';
+import { SnapshotCorruptError } from './snapshot/format.ts';
 import { WalCorruptionError } from './wal/wal.ts';
 
 const USAGE = `usage: longbow <command>
@@ -21,10 +27,24 @@ commands:
   help    show this text
 `;
 
+/** The `.env` file's variables (none when it does not exist). */
+function readEnvFile(): Record<string, string> {
+  const file = process.env.LONGBOW_ENV_FILE || '.env';
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw err;
+  }
+  return util.parseEnv(text) as Record<string, string>;
+}
+
 async function serve(): Promise<void> {
   let config: ReturnType<typeof resolveConfig>;
+  const startEnv = { ...process.env };
   try {
-    config = resolveConfig();
+    config = resolveConfig({ ...readEnvFile(), ...startEnv });
   } catch (err) {
     if (err instanceof ConfigError) {
       createLogger('longbow', 'info').fatal(
@@ -42,6 +62,8 @@ async function serve(): Promise<void> {
   } catch (err) {
     if (err instanceof WalCorruptionError) {
       log.fatal({ file: err.file, offset: err.offset }, err.message);
+    } else if (err instanceof SnapshotCorruptError) {
+      log.fatal({ file: err.file }, err.message);
     } else {
       log.fatal({ err }, `start-up failed: ${(err as Error).message}`);
     }
@@ -63,6 +85,19 @@ async function serve(): Promise<void> {
       },
     );
   };
+  process.on('SIGHUP', () => {
+    log.info('Received SIGHUP, reloading configuration');
+    try {
+      const applied = node.reload(resolveConfig({ ...startEnv, ...readEnvFile() }));
+      log.info(
+        { maxMemoryBytes: applied.maxMemoryBytes, snapshotIntervalMs: applied.snapshotIntervalMs },
+        'Configuration reloaded',
+      );
+    } catch (err) {
+      const variable = err instanceof ConfigError ? err.variable : undefined;
+      log.error({ err, variable }, `configuration not reloaded: ${(err as Error).message}`);
+    }
+  });
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
 }

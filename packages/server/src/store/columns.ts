@@ -98,8 +98,23 @@ export function takeData(data: Data, rows: ArrayLike<number>): Data {
     } as never);
   }
   const vector = new Vector([data]);
-  const values = Array.from(rows, (r) => (vector.isValid(r) ? vector.get(r) : null));
+  const values = Array.from(rows, (r) => (vector.isValid(r) ? plain(vector.get(r)) : null));
   return valuesToData(values, type);
+}
+
+/**
+ * A cell as plain JS for the builders: nested lists arrive as Vectors and structs as rows,
+ * which `vectorFromArray` does not rebuild correctly (a list<utf8> cell came back as empty
+ * strings), so they are turned into arrays and objects first.
+ */
+function plain(value: unknown): unknown {
+  if (value instanceof Vector) return Array.from(value as Iterable<unknown>, plain);
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array) && 'toJSON' in value) {
+    const obj = (value as { toJSON(): Record<string, unknown> }).toJSON();
+    if (obj !== null && typeof obj === 'object' && !Array.isArray(obj))
+      return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
 }
 
 /** Builds Data of `type` from JS values (null for null). */
