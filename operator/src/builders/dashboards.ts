@@ -3,8 +3,8 @@
  * `deploy/dashboards/*.json` by `npm run generate -w operator` and shipped by the operator
  * in each cluster's dashboards ConfigMap.
  *
- * Every PromQL expression names only metrics in `NODE_METRICS` or `PROMISED_METRICS`
- * (metrics.ts); e2e/operator/metrics-contract.test.ts starts a real node and fails when a
+ * Every PromQL expression names only metrics the node exports (packages/server/src/metrics.ts);
+ * e2e/operator/metrics-contract.test.ts starts a real node and fails when a
  * dashboard names a metric the node does not export.
  */
 
@@ -171,7 +171,6 @@ export const DASHBOARDS: readonly Dashboard[] = [
     {
       title: 'Snapshots and flushes by status',
       unit: 'ops',
-      description: 'Snapshot metrics arrive with the snapshot issue.',
       targets: [
         {
           expr: `sum by (status) (rate(longbow_snapshot_operations_total{${SEL}}[15m]))`,
@@ -216,7 +215,6 @@ export const DASHBOARDS: readonly Dashboard[] = [
     {
       title: 'Members by state',
       unit: 'short',
-      description: 'Gossip metrics arrive with the cluster issue.',
       targets: [{ expr: `max by (state) (longbow_gossip_members{${SEL}})`, legend: '{{state}}' }],
     },
     {
