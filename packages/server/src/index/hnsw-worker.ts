@@ -11,7 +11,7 @@ import { parentPort, type Transferable } from 'node:worker_threads';
 import hnswlib from 'hnswlib-node';
 import type { MetricName } from '../config.ts';
 import { hnswSpace, internalDistance, normalized } from './metric.ts';
-import type { AddMsg, CreateMsg, FromWorker, SearchMsg, ToWorker } from './protocol.ts';
+import type { AddMsg, CreateMsg, FromWorker, LoadMsg, SaveMsg, SearchMsg, ToWorker } from './protocol.ts';
 import { TopK } from './top-k.ts';
 
 /** Longest stretch of insertions before the worker looks at its messages again, ms. */
@@ -79,6 +79,30 @@ function create(msg: CreateMsg): void {
     capacity: INITIAL_CAPACITY,
     graphCount: 0,
     indexedCount: 0,
+    queue: [],
+    pendingCount: 0,
+    deletedQueued: new Set(),
+    tombstones: 0,
+  });
+}
+
+function save(msg: SaveMsg): void {
+  const s = indexes.get(msg.indexId);
+  if (!s) throw new Error(`index ${msg.indexId} does not exist`);
+  s.hnsw.writeIndexSync(msg.path);
+  post({ type: 'saved', reqId: msg.reqId, labelsEnd: s.indexedCount });
+}
+
+function load(msg: LoadMsg): void {
+  const hnsw = new hnswlib.HierarchicalNSW(hnswSpace(msg.metric), msg.dim);
+  hnsw.readIndexSync(msg.path);
+  indexes.set(msg.indexId, {
+    metric: msg.metric,
+    dim: msg.dim,
+    hnsw,
+    capacity: hnsw.getMaxElements(),
+    graphCount: hnsw.getCurrentCount(),
+    indexedCount: msg.labelsEnd,
     queue: [],
     pendingCount: 0,
     deletedQueued: new Set(),
@@ -219,9 +243,16 @@ port.on('message', (msg: ToWorker) => {
       case 'drop':
         indexes.delete(msg.indexId);
         break;
+      case 'save':
+        save(msg);
+        break;
+      case 'load':
+        load(msg);
+        post({ type: 'saved', reqId: msg.reqId, labelsEnd: msg.labelsEnd });
+        break;
     }
   } catch (err) {
-    const reqId = msg.type === 'search' ? msg.reqId : undefined;
+    const reqId = msg.type === 'search' || msg.type === 'save' || msg.type === 'load' ? msg.reqId : undefined;
     post({ type: 'error', reqId, indexId: msg.indexId, message: (err as Error).message });
   }
 });

@@ -4,7 +4,7 @@
  */
 import { type Transferable, Worker } from 'node:worker_threads';
 import type { MetricName } from '../config.ts';
-import type { FromWorker, ResultMsg, ToWorker } from './protocol.ts';
+import type { FromWorker, ResultMsg, SavedMsg, ToWorker } from './protocol.ts';
 
 /** Parameters of one HNSW index. */
 export interface IndexParams {
@@ -23,7 +23,8 @@ export interface QueryHits {
 
 interface WorkerSlot {
   worker: Worker;
-  pending: Map<number, { resolve: (r: ResultMsg) => void; reject: (e: Error) => void }>;
+  // biome-ignore lint/suspicious/noExplicitAny: each request resolves with its own reply type.
+  pending: Map<number, { resolve: (r: any) => void; reject: (e: Error) => void }>;
   handles: Map<number, IndexHandle>;
 }
 
@@ -62,7 +63,7 @@ export class IndexPool {
   private onMessage(slot: WorkerSlot, msg: FromWorker): void {
     if (msg.type === 'progress') {
       slot.handles.get(msg.indexId)?.onProgress(msg.indexedCount, msg.pendingCount, msg.tombstoneCount);
-    } else if (msg.type === 'result') {
+    } else if (msg.type === 'result' || msg.type === 'saved') {
       const p = slot.pending.get(msg.reqId);
       slot.pending.delete(msg.reqId);
       p?.resolve(msg);
@@ -102,16 +103,45 @@ export class IndexPool {
     return handle;
   }
 
+  /**
+   * Creates an index from a graph file written by {@link IndexHandle.save}; labels below
+   * `labelsEnd` are in it. Resolves once the worker has read the file (it may then be
+   * deleted); rejects with the worker's error when the file cannot be read.
+   */
+  async createFromFile(
+    params: IndexParams,
+    path: string,
+    labelsEnd: number,
+    onLost: () => void,
+  ): Promise<IndexHandle> {
+    if (this.closed) throw new IndexWorkerError('index pool is closed');
+    const slot = this.slots[this.nextSlot++ % this.slots.length]!;
+    const id = this.nextIndexId++;
+    const handle = new IndexHandle(this, slot, id, params, onLost);
+    handle.markLoaded(labelsEnd);
+    slot.handles.set(id, handle);
+    try {
+      await this.request<SavedMsg>(slot, (reqId) => ({
+        msg: { type: 'load', reqId, indexId: id, metric: params.metric, dim: params.dim, path, labelsEnd },
+        transfer: [],
+      }));
+    } catch (err) {
+      slot.handles.delete(id);
+      throw err;
+    }
+    return handle;
+  }
+
   /** @internal */
   post(slot: WorkerSlot, msg: ToWorker, transfer: Transferable[] = []): void {
     slot.worker.postMessage(msg, transfer);
   }
 
   /** @internal */
-  request(
+  request<R extends ResultMsg | SavedMsg>(
     slot: WorkerSlot,
     build: (reqId: number) => { msg: ToWorker; transfer: Transferable[] },
-  ): Promise<ResultMsg> {
+  ): Promise<R> {
     const reqId = this.nextReqId++;
     const { msg, transfer } = build(reqId);
     return new Promise((resolve, reject) => {
@@ -197,7 +227,7 @@ export class IndexHandle {
     ef: number,
     allowed?: Uint8Array,
   ): Promise<QueryHits[]> {
-    const res = await this.pool.request(this.slot, (reqId) => ({
+    const res = await this.pool.request<ResultMsg>(this.slot, (reqId) => ({
       msg: { type: 'search', reqId, indexId: this.id, queries, queryCount, k, ef, allowed },
       transfer: [],
     }));
@@ -208,6 +238,24 @@ export class IndexHandle {
       out.push({ labels: res.labels.subarray(at, at + n), distances: res.distances.subarray(at, at + n) });
     }
     return out;
+  }
+
+  /**
+   * Writes the graph to `path` (hnswlib's file format) in the worker; resolves with the end
+   * of the labels it covers (rows still queued are not in the file).
+   */
+  async save(path: string): Promise<number> {
+    const res = await this.pool.request<SavedMsg>(this.slot, (reqId) => ({
+      msg: { type: 'save', reqId, indexId: this.id, path },
+      transfer: [],
+    }));
+    return res.labelsEnd;
+  }
+
+  /** @internal labels below `labelsEnd` came from a saved graph. */
+  markLoaded(labelsEnd: number): void {
+    this.sentCount = labelsEnd;
+    this.indexedCount = labelsEnd;
   }
 
   /** Resolves once every vector sent so far is in the graph. */

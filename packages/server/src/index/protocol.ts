@@ -56,7 +56,29 @@ export interface DropMsg {
   indexId: number;
 }
 
-export type ToWorker = CreateMsg | AddMsg | DeleteMsg | SearchMsg | DropMsg;
+/** Writes the graph to `path` (hnswlib's format); answered by a SavedMsg. */
+export interface SaveMsg {
+  type: 'save';
+  reqId: number;
+  indexId: number;
+  path: string;
+}
+
+/**
+ * Creates an index from a graph file written by `save`. `labelsEnd`: labels below it are
+ * in the graph (processed when it was saved).
+ */
+export interface LoadMsg {
+  type: 'load';
+  reqId: number;
+  indexId: number;
+  metric: MetricName;
+  dim: number;
+  path: string;
+  labelsEnd: number;
+}
+
+export type ToWorker = CreateMsg | AddMsg | DeleteMsg | SearchMsg | DropMsg | SaveMsg | LoadMsg;
 
 /** Indexing progress of one index. */
 export interface ProgressMsg {
@@ -90,4 +112,11 @@ export interface ErrorMsg {
   message: string;
 }
 
-export type FromWorker = ProgressMsg | ResultMsg | ErrorMsg;
+/** A graph was saved (or loaded); labels below `labelsEnd` are in it. */
+export interface SavedMsg {
+  type: 'saved';
+  reqId: number;
+  labelsEnd: number;
+}
+
+export type FromWorker = ProgressMsg | ResultMsg | ErrorMsg | SavedMsg;

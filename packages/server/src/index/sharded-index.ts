@@ -14,8 +14,11 @@
  * (whose deletes are masked) until the new one has caught up, then the two are swapped.
  * Writes that arrive meanwhile go to both.
  */
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { MetricName } from '../config.ts';
 import type { IndexHandle, IndexParams, IndexPool, QueryHits } from './index-pool.ts';
+import { decodeSavedIndex, encodeSavedIndex, SavedIndexError } from './saved-index.ts';
 import { TopK } from './top-k.ts';
 
 /** Settings of one dataset's index (from schema metadata, else the node's defaults). */
@@ -40,6 +43,8 @@ interface Shard {
   rows: number;
   /** Labels deleted since the current graph was built. */
   deleted: number;
+  /** Labels below this came from a saved graph: adding them again is skipped. */
+  loadedEnd: number;
 }
 
 /** Statistics of an index, summed over shards. */
@@ -89,6 +94,7 @@ export class ShardedIndex {
         next: undefined,
         rows: 0,
         deleted: 0,
+        loadedEnd: 0,
       });
     }
     return this.shards[i]!;
@@ -104,6 +110,10 @@ export class ShardedIndex {
     while (done < count) {
       const label = firstLabel + done;
       const shard = this.shardFor(label);
+      if (label < shard.loadedEnd) {
+        done = Math.min(count, shard.loadedEnd - firstLabel); // already in the loaded graph
+        continue;
+      }
       const end = Math.min(count, (shard.index + 1) * this.params.shardRows - firstLabel);
       const part = done === 0 && end === count ? vectors : vectors.slice(done * dim, end * dim);
       if (shard.next) shard.next.add(label, end - done, part.slice());
@@ -202,6 +212,81 @@ export class ShardedIndex {
     return { shards: this.shards.length, indexed, queueDepth, tombstones, vacuums: this.vacuums, caughtUp };
   }
 
+  /**
+   * Saves every shard's graph into one container (saved-index.ts) for the snapshot at
+   * `lsn`. Graph files pass through `tmpDir`.
+   */
+  async serialize(tmpDir: string, lsn: bigint): Promise<Buffer> {
+    await fs.mkdir(tmpDir, { recursive: true });
+    const shards: { labelsEnd: number; graph: Uint8Array }[] = [];
+    for (const shard of this.shards) {
+      const file = path.join(tmpDir, `shard-${shard.index}-${process.pid}-${Date.now()}.hnsw`);
+      try {
+        const labelsEnd = await shard.current.save(file);
+        shards.push({ labelsEnd, graph: await fs.readFile(file) });
+      } finally {
+        await fs.rm(file, { force: true });
+      }
+    }
+    const { metric, dim, m, efConstruction, shardRows } = this.params;
+    return encodeSavedIndex({ lsn: lsn.toString(), metric, dim, m, efConstruction, shardRows }, shards);
+  }
+
+  /**
+   * Rebuilds an index from a saved container instead of from the rows. Throws
+   * SavedIndexError when the container is damaged or does not match `params` and `lsn`
+   * (the caller then builds from the rows). Rows added later with labels below a shard's
+   * saved `labelsEnd` are skipped: they are in the graph already.
+   */
+  static async deserialize(
+    pool: IndexPool,
+    params: ShardedIndexParams,
+    blob: Uint8Array,
+    lsn: bigint,
+    tmpDir: string,
+    liveRows: LiveRows,
+    onVacuum?: (shard: number, phase: 'start' | 'done') => void,
+  ): Promise<ShardedIndex> {
+    const { header, graphs } = decodeSavedIndex(blob);
+    const mismatch = (['metric', 'dim', 'm', 'efConstruction', 'shardRows'] as const).find(
+      (k) => header[k] !== params[k],
+    );
+    if (mismatch)
+      throw new SavedIndexError(
+        `saved index has ${mismatch}=${header[mismatch]}, the dataset needs ${params[mismatch]}`,
+      );
+    if (header.lsn !== lsn.toString())
+      throw new SavedIndexError(`saved index is for LSN ${header.lsn}, the snapshot is at ${lsn}`);
+    const index = new ShardedIndex(pool, params, liveRows, onVacuum);
+    await fs.mkdir(tmpDir, { recursive: true });
+    try {
+      for (const [i, graph] of graphs.entries()) {
+        const file = path.join(tmpDir, `load-${i}-${process.pid}-${Date.now()}.hnsw`);
+        await fs.writeFile(file, graph);
+        try {
+          const labelsEnd = header.shards[i]!.labelsEnd;
+          const handle = await pool.createFromFile(params, file, labelsEnd, () => index.onLost());
+          index.shards.push({
+            index: i,
+            current: handle,
+            next: undefined,
+            rows: Math.max(0, labelsEnd - i * params.shardRows),
+            deleted: 0,
+            loadedEnd: labelsEnd,
+          });
+        } finally {
+          await fs.rm(file, { force: true });
+        }
+      }
+    } catch (err) {
+      index.drop();
+      throw err instanceof SavedIndexError
+        ? err
+        : new SavedIndexError(`saved index cannot be loaded: ${(err as Error).message}`);
+    }
+    return index;
+  }
+
   /** Frees every graph. */
   drop(): void {
     this.dropped = true;
@@ -214,7 +299,7 @@ export class ShardedIndex {
   private lostHandled = false;
 
   /** A worker died: rebuild every shard from the dataset's live rows. */
-  private onLost(): void {
+  onLost(): void {
     if (this.dropped || this.lostHandled) return;
     this.lostHandled = true;
     queueMicrotask(() => {
@@ -225,6 +310,7 @@ export class ShardedIndex {
         shard.current.drop();
         shard.current = this.newHandle();
         shard.deleted = 0;
+        shard.loadedEnd = 0;
         const from = shard.index * this.params.shardRows;
         this.fill(shard.current, from, from + this.params.shardRows);
       }
