@@ -10,6 +10,7 @@ import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
+import { Compactor } from '../store/compaction.ts';
 import type { Store } from '../store/store.ts';
 import type { WalEntry } from '../wal/entry.ts';
 import type { Wal } from '../wal/wal.ts';
@@ -94,8 +95,9 @@ export class Persistence {
     }
   }
 
-  /** Starts the snapshotter (ticker, WAL size trigger). */
+  /** Starts the snapshotter (ticker, WAL size trigger) and background compaction. */
   start(store: Store, wal: Wal, metrics: Metrics): Snapshotter {
+    const compactor = new Compactor(store);
     const snapshotter = new Snapshotter(
       store,
       wal,
@@ -105,6 +107,7 @@ export class Persistence {
         intervalMs: this.config.snapshotIntervalMs,
         maxWalBytes: this.config.maxWalBytes,
         log: this.log,
+        compactor,
         observer: {
           onSnapshot: (status, seconds) => {
             metrics.snapshotOps.inc({ status });

@@ -27,6 +27,7 @@
 import zlib from 'node:zlib';
 import type { RecordBatch } from 'apache-arrow';
 import type { Logger } from 'pino';
+import type { Compactor } from '../store/compaction.ts';
 import type { Dataset } from '../store/dataset.ts';
 import { ID_COLUMN, vectorValues } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
@@ -65,6 +66,8 @@ export interface SnapshotterOptions {
   /** WAL size that triggers a round, bytes; 0 disables. */
   maxWalBytes: number;
   log: Logger;
+  /** Background compaction, started and stopped with the snapshotter. */
+  compactor?: Compactor;
   observer?: SnapshotObserver;
 }
 
@@ -163,6 +166,7 @@ export class Snapshotter {
   /** Starts the ticker and the WAL size check. */
   start(): void {
     this.setIntervalMs(this.intervalMs);
+    this.opts.compactor?.start();
     if (this.opts.maxWalBytes > 0) {
       this.walCheck = setInterval(() => this.checkWalSize(), WAL_SIZE_CHECK_MS);
       this.walCheck.unref();
@@ -244,6 +248,7 @@ export class Snapshotter {
   async close(waitMs = 1000): Promise<void> {
     this.closed = true;
     for (const t of [this.ticker, this.walCheck, this.retryTimer]) if (t) clearInterval(t);
+    this.opts.compactor?.stop();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.chain, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
     clearTimeout(timer);

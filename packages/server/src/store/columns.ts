@@ -107,7 +107,7 @@ export function takeData(data: Data, rows: ArrayLike<number>): Data {
  * which `vectorFromArray` does not rebuild correctly (a list<utf8> cell came back as empty
  * strings), so they are turned into arrays and objects first.
  */
-function plain(value: unknown): unknown {
+export function plain(value: unknown): unknown {
   if (value instanceof Vector) return Array.from(value as Iterable<unknown>, plain);
   if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array) && 'toJSON' in value) {
     const obj = (value as { toJSON(): Record<string, unknown> }).toJSON();

@@ -28,6 +28,7 @@ import { type NodeConfig, resolveConfig } from '../../src/config.ts';
 import { LongbowNode } from '../../src/node.ts';
 import { SnapshotCorruptError } from '../../src/snapshot/format.ts';
 import { decodeParquet } from '../../src/snapshot/parquet.ts';
+import { Compactor } from '../../src/store/compaction.ts';
 
 const DIM = 8;
 const VECTOR = new FixedSizeList(DIM, new Field('item', new Float32(), false));
@@ -259,6 +260,32 @@ describe('snapshots', () => {
     await stopWithoutSnapshot(); // start-up has to sort it out from the WAL
     await start();
     assert.deepEqual(await scanIds('ghost'), range(100, 105));
+  });
+
+  it('compaction merges small batches while the node serves; search, scan, deletes and snapshots agree', async () => {
+    for (let k = 0; k < 40; k++) await put('small', batch(range(k * 25, (k + 1) * 25)));
+    await client.doActionJson('delete', { dataset: 'small', ids: [3, 404] });
+    const ds = node!.ctx.store.get('small')!;
+    assert.equal(ds.batches.length, 40);
+    const compactor = new Compactor(node!.ctx.store, { targetRows: 10_000, fanIn: 10 });
+    const [merges] = await Promise.all([compactor.runOnce(), scanIds('small')]);
+    assert.ok(merges >= 1);
+    assert.ok(ds.batches.length <= 2, `batches: ${ds.batches.map((b) => b.batch.numRows)}`);
+    const expected = range(0, 1000).filter((id) => id !== 3 && id !== 404);
+    assert.deepEqual(await scanIds('small'), expected);
+    const res = await client.doGetTable(
+      JSON.stringify({ search: { dataset: 'small', vector: vectorOf(777), k: 1 } }),
+    );
+    assert.equal(Number(res.getChild('id')!.get(0)), 777);
+    await client.doActionJson('delete', { dataset: 'small', ids: [777] });
+    assert.ok(!(await scanIds('small')).includes(777));
+    await client.doActionJson('force_snapshot', { dataset: 'small' });
+    await stopWithoutSnapshot();
+    await start();
+    assert.deepEqual(
+      await scanIds('small'),
+      expected.filter((id) => id !== 777),
+    );
   });
 
   it('a corrupt snapshot stops start-up with the file named', async () => {
