@@ -63,9 +63,11 @@ export async function streamScan(
   );
   await writer.start();
   let remaining = t.limit ?? Number.POSITIVE_INFINITY;
-  const count = ds.batches.length; // batches committed while we stream are not included
+  // This list as it is now: batches committed (or compacted) while we stream do not change it.
+  const batches = ds.batches;
+  const count = batches.length;
   for (let b = 0; b < count && remaining > 0 && !writer.cancelled; b++) {
-    const stored = ds.batches[b]!;
+    const stored = batches[b]!;
     let out: RecordBatch;
     if (!match && stored.deletedCount === 0) {
       out = stored.batch;
