@@ -261,7 +261,7 @@ class RoutingCall extends grpc.ServerInterceptingCall {
     }
     deps.onOutcome(method, 'forwarded');
     this.upstream = upstream;
-    this.pipeResponses(upstream, stopTimer);
+    this.pipeResponses(upstream, stopTimer, `owner ${target} of this key at ${addr}`);
     if (this.first) this.writeUpstream(this.first.message);
     else if (this.halfClosed) upstream.end();
     else this.inner.startRead();
@@ -280,17 +280,30 @@ class RoutingCall extends grpc.ServerInterceptingCall {
     else upstream.once('drain', readNext);
   }
 
-  private pipeResponses(upstream: ForwardedCall, stopTimer: () => void): void {
+  /**
+   * Relays the owner's headers, messages and status. An UNAVAILABLE from the transport
+   * before the owner sent anything means the connection died under the call (the owner
+   * crashed): reported as OWNER_UNREACHABLE, like a failed connect.
+   */
+  private pipeResponses(upstream: ForwardedCall, stopTimer: () => void, ownerText: string): void {
     let sending = 0;
     let ended = false;
+    let answered = false;
     let status: grpc.StatusObject | undefined;
     const maybeFinish = (): void => {
       if (!status || sending > 0) return;
       if (status.code === grpc.status.OK && !ended) return;
       stopTimer();
+      // A Longbow answer (`CODE: message`, e.g. SHUTTING_DOWN) is the owner's word: relayed as is.
+      if (status.code === grpc.status.UNAVAILABLE && !answered && !/^[A-Z][A-Z_]+: /.test(status.details)) {
+        this.deps.onForwardError(this.method, ownerText, new Error(status.details));
+        this.finish(statusOf(unavailableError('OWNER_UNREACHABLE', `${ownerText}: ${status.details}`)));
+        return;
+      }
       this.finish({ code: status.code, details: status.details, metadata: copyMetadata(status.metadata) });
     };
     upstream.on('metadata', (md: grpc.Metadata) => {
+      answered = true;
       if (this.phase === 'proxy') this.inner.sendMetadata(copyMetadata(md));
     });
     upstream.on('data', (message: unknown) => {
