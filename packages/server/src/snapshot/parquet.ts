@@ -13,36 +13,12 @@ import { Worker } from 'node:worker_threads';
 import { IpcEncoder, toIpcStream } from '@longbow/flight';
 import { type RecordBatch, type Schema, tableFromIPC } from 'apache-arrow';
 import * as pq from 'parquet-wasm';
-import type { FromParquetWorker, ToParquetWorker } from './parquet-worker.ts';
+import type { FromParquetWorker, ParquetCompression, ToParquetWorker } from './parquet-worker.ts';
 
-/** Snapshot compression (`LONGBOW_SNAPSHOT_COMPRESSION`). */
-export type ParquetCompression = 'zstd' | 'snappy' | 'none';
+export type { ParquetCompression };
 
 /** Rows per Parquet row group (and per batch when reading back). */
 export const ROW_GROUP_ROWS = 65_536;
-
-const CODECS: Record<ParquetCompression, pq.Compression> = {
-  zstd: pq.Compression.ZSTD,
-  snappy: pq.Compression.SNAPPY,
-  none: pq.Compression.UNCOMPRESSED,
-};
-
-/** Encodes an Arrow IPC stream as a Parquet file with `keyValues` as its key-value metadata. */
-export function encodeParquet(
-  ipcStream: Uint8Array,
-  keyValues: Map<string, string>,
-  compression: ParquetCompression,
-  rowGroupRows: number = ROW_GROUP_ROWS,
-): Uint8Array {
-  const table = pq.Table.fromIPCStream(ipcStream);
-  const props = new pq.WriterPropertiesBuilder()
-    .setCompression(CODECS[compression])
-    .setMaxRowGroupSize(rowGroupRows)
-    .setKeyValueMetadata(keyValues)
-    .setCreatedBy('longbow')
-    .build();
-  return pq.writeParquet(table, props);
-}
 
 /** A Parquet file's batches (of up to `batchRows` rows) and its key-value metadata. */
 export function decodeParquet(
@@ -77,23 +53,41 @@ const END_OF_STREAM_BYTES = 8;
 /**
  * Streams batches of one schema to a Parquet encoder thread. `add` each batch (awaiting
  * between batches lets the event loop run), then `finish` for the file's bytes.
- * `abort` ends the worker early.
+ * `abort` ends the worker early. Threads are reused from file to file.
  */
 export class ParquetEncoder {
   private readonly worker: Worker;
   private readonly encoder: IpcEncoder;
   private readonly result: Promise<Uint8Array>;
+  private done = false;
+  private postedBytes = 0;
 
   constructor(schema: Schema) {
-    this.worker = new Worker(new URL('./parquet-worker.ts', import.meta.url));
+    this.worker = idleWorkers.pop() ?? new Worker(new URL('./parquet-worker.ts', import.meta.url));
+    this.worker.ref();
     this.encoder = new IpcEncoder(schema, 'none');
     this.result = new Promise((resolve, reject) => {
-      this.worker.once('message', (msg: FromParquetWorker) => {
+      const onMessage = (msg: FromParquetWorker) => {
+        cleanup();
         if (msg.kind === 'done') resolve(msg.bytes);
         else reject(new Error(`Parquet encoding failed: ${msg.message}`));
-      });
-      this.worker.once('error', reject);
-      this.worker.once('exit', (code) => reject(new Error(`Parquet worker exited with code ${code}`)));
+      };
+      const onError = (err: Error) => {
+        cleanup();
+        reject(err);
+      };
+      const onExit = (code: number) => {
+        cleanup();
+        reject(new Error(`Parquet worker exited with code ${code}`));
+      };
+      const cleanup = () => {
+        this.worker.off('message', onMessage);
+        this.worker.off('error', onError);
+        this.worker.off('exit', onExit);
+      };
+      this.worker.on('message', onMessage);
+      this.worker.on('error', onError);
+      this.worker.on('exit', onExit);
     });
     this.result.catch(() => {});
     const head = toIpcStream([this.encoder.schemaMessage()]);
@@ -116,20 +110,44 @@ export class ParquetEncoder {
     const msg: ToParquetWorker = { kind: 'finish', keyValues: [...keyValues], compression, rowGroupRows };
     this.worker.postMessage(msg);
     try {
-      return await this.result;
-    } finally {
-      await this.worker.terminate();
+      const bytes = await this.result;
+      this.release();
+      return bytes;
+    } catch (err) {
+      await this.abort();
+      throw err;
     }
   }
 
   /** Stops the worker without a result. */
   async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
     await this.worker.terminate();
+  }
+
+  /** Keeps one idle worker for the next file (unreferenced: it never holds the process up). */
+  private release(): void {
+    this.done = true;
+    // WebAssembly memory never shrinks: a thread that encoded a large file keeps its peak.
+    if (idleWorkers.length >= IDLE_WORKERS_MAX || this.postedBytes > KEEP_WORKER_BYTES_MAX) {
+      void this.worker.terminate();
+      return;
+    }
+    this.worker.unref();
+    idleWorkers.push(this.worker);
   }
 
   private post(bytes: Uint8Array): void {
     const owned = own(bytes);
+    this.postedBytes += owned.byteLength;
     const msg: ToParquetWorker = { kind: 'chunk', bytes: owned };
     this.worker.postMessage(msg, [owned.buffer as ArrayBuffer]);
   }
 }
+
+/** Encoder threads kept between files (starting one costs ~100 ms: it compiles the wasm). */
+const IDLE_WORKERS_MAX = 1;
+/** A thread that encoded more than this (bytes of Arrow input) is not kept. */
+const KEEP_WORKER_BYTES_MAX = 64 * 1024 * 1024;
+const idleWorkers: Worker[] = [];

@@ -97,7 +97,10 @@ export class Persistence {
 
   /** Starts the snapshotter (ticker, WAL size trigger) and background compaction. */
   start(store: Store, wal: Wal, metrics: Metrics): Snapshotter {
-    const compactor = new Compactor(store);
+    const compactor =
+      this.config.compactionIntervalMs > 0
+        ? new Compactor(store, { intervalMs: this.config.compactionIntervalMs })
+        : undefined;
     const snapshotter = new Snapshotter(
       store,
       wal,

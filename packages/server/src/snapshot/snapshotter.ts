@@ -356,6 +356,7 @@ export class Snapshotter {
     const started = performance.now();
     const name = c.ds.name;
     const location = this.opts.backend.locationOf(name);
+    this.opts.log.debug({ dataset: name, lsn: Number(lsn) }, 'snapshot started');
     try {
       const bytes = await encodeSnapshot(c, lsn, this.opts.compression);
       await this.opts.backend.put(name, bytes.file);
