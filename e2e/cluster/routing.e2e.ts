@@ -222,6 +222,9 @@ print(got.num_rows, info.total_records)
       assert.equal(stats.datasets[ds]!.records, 10);
     }
     assert.equal(client.stats.redirects, 0);
+    // Cluster-wide listing: one ListFlights per member, merged.
+    const listed = (await client.listFlights()).map((f) => f.flightDescriptor?.path?.[0]);
+    for (const ds of owned) assert.ok(listed.includes(ds), `${ds} listed`);
     const forwardedAfter = await Promise.all(
       nodes.map((n) => metric(n, 'longbow_proxy_requests_total', { outcome: 'forwarded' })),
     );

@@ -14,7 +14,7 @@
  * safe to retry: rows are upserts by id. Every call carries a deadline (`timeoutMs`).
  */
 import * as grpc from '@grpc/grpc-js';
-import { FlightClient, type PutResult, pathDescriptor } from '@longbow/flight';
+import { FlightClient, type FlightInfo, type PutResult, pathDescriptor } from '@longbow/flight';
 import type { RecordBatch, Schema, Table } from 'apache-arrow';
 import { backoffDelayMs } from './backoff.ts';
 import { ClientErrorCode, fromServiceError, LongbowClientError, type ServiceErrorLike } from './errors.ts';
@@ -223,6 +223,26 @@ export class LongbowClient {
     return this.routed(key, (flight, headers) =>
       flight.doActionJson<T>(type, body, { headers, timeoutMs: this.timeoutMs }),
     );
+  }
+
+  /**
+   * Every dataset in the cluster: ListFlights on each live member of a freshly read view
+   * (a node lists only its own datasets), merged and sorted by name. Throws if a member
+   * does not answer within `timeoutMs` — a partial list would look like missing data.
+   */
+  async listFlights(): Promise<FlightInfo[]> {
+    const view = await this.refresh();
+    const perNode = await Promise.all(
+      [...view.dataAddrs.values()].map((addr) =>
+        this.flight(addr)
+          .listFlights(undefined, { timeoutMs: this.timeoutMs })
+          .catch((err: unknown) => {
+            throw fromServiceError(err, 1);
+          }),
+      ),
+    );
+    const name = (f: FlightInfo) => f.flightDescriptor?.path?.[0] ?? '';
+    return perNode.flat().sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
   }
 
   /** Closes every channel. */
