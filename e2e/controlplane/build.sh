@@ -26,7 +26,7 @@ mkdir -p "$BIN_DIR"
 export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
 NICE=(nice -n 10)
 
-need() { for b in "$@"; do [[ -x "$BIN_DIR/$b" ]] || return 0; done; return 1; }
+need() { for b in "$@"; do [[ -e "$BIN_DIR/$b" ]] || return 0; done; return 1; }
 log() { echo "[controlplane/build] $(date +%H:%M:%S) $*" >&2; }
 start=$SECONDS
 
@@ -83,9 +83,21 @@ GOMAIN
   rm -rf "$work"
 fi
 
-if need kwok; then
-  log "building kwok v${KWOK_VERSION}"
-  GOBIN="$BIN_DIR" "${NICE[@]}" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@v${KWOK_VERSION}"
+# kwok deletes a terminating pod by name only; when the StatefulSet controller has already
+# recreated a pod of the same name, a late delete kills the new pod, which no kubelet does.
+# We build kwok with a UID precondition on that delete (one line), marked by kwok.uid-safe.
+if need kwok kwok.uid-safe; then
+  log "building kwok v${KWOK_VERSION} (UID-safe pod deletion)"
+  src=$(go mod download -json "sigs.k8s.io/kwok@v${KWOK_VERSION}" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  work=$(mktemp -d)
+  cp -r "$src/." "$work/kwok"
+  chmod -R u+w "$work/kwok"
+  file="$work/kwok/pkg/kwok/controllers/pod_controller.go"
+  sed -i 's|Pods(pod.Namespace).Delete(ctx, pod.Name, deleteOpt)|Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: deleteOpt.GracePeriodSeconds, Preconditions: metav1.NewUIDPreconditions(string(pod.UID))})|' "$file"
+  grep -q NewUIDPreconditions "$file" || { echo "kwok patch did not apply" >&2; exit 1; }
+  (cd "$work/kwok" && "${NICE[@]}" go build -trimpath -ldflags "-s -w" -o "$BIN_DIR/kwok" ./cmd/kwok)
+  touch "$BIN_DIR/kwok.uid-safe"
+  rm -rf "$work"
 fi
 
 if need helm; then
