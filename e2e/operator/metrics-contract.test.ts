@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { LongbowClient } from '@longbow/client';
 import { Field, FixedSizeList, Float32, Int64, makeData, RecordBatch, Schema, Struct } from 'apache-arrow';
 import { parse } from 'yaml';
-import { type AnyObject, ROOT, waitUntil } from './harness.ts';
+import { ROOT, waitUntil } from './harness.ts';
 
 const DIM = 8;
 const VECTOR = new FixedSizeList(DIM, new Field('item', new Float32(), false));
