@@ -20,6 +20,8 @@ import {
 } from './harness.ts';
 
 const NS = 'e2e-lifecycle';
+/** The garbage collector watches a new CRD's objects only after its discovery resync (30 s). */
+const GC_TIMEOUT_MS = 120_000;
 let env: Env;
 
 describe('LongbowCluster lifecycle', () => {
@@ -237,31 +239,35 @@ describe('LongbowCluster lifecycle', () => {
       plural: 'longbowclusters',
       name: 'alpha',
     });
-    await waitUntil('owned objects of alpha gone', async () => {
-      const sts = await env.apps.listNamespacedStatefulSet({
-        namespace: NS,
-        fieldSelector: 'metadata.name=alpha',
-      });
-      const services = await env.core.listNamespacedService({
-        namespace: NS,
-        labelSelector: 'app.kubernetes.io/instance=alpha',
-      });
-      const maps = await env.core.listNamespacedConfigMap({
-        namespace: NS,
-        labelSelector: 'app.kubernetes.io/instance=alpha',
-      });
-      const pods = await clusterPods(env, NS, 'alpha');
-      const pdbs = await env.objects.list('policy/v1', 'PodDisruptionBudget', NS);
-      const monitors = await env.objects.list('monitoring.coreos.com/v1', 'ServiceMonitor', NS);
-      return (
-        sts.items.length === 0 &&
-        services.items.length === 0 &&
-        maps.items.length === 0 &&
-        pods.length === 0 &&
-        !pdbs.items.some((p) => p.metadata?.name === 'alpha') &&
-        !monitors.items.some((m) => m.metadata?.name === 'alpha')
-      );
-    });
+    await waitUntil(
+      'owned objects of alpha gone',
+      async () => {
+        const sts = await env.apps.listNamespacedStatefulSet({
+          namespace: NS,
+          fieldSelector: 'metadata.name=alpha',
+        });
+        const services = await env.core.listNamespacedService({
+          namespace: NS,
+          labelSelector: 'app.kubernetes.io/instance=alpha',
+        });
+        const maps = await env.core.listNamespacedConfigMap({
+          namespace: NS,
+          labelSelector: 'app.kubernetes.io/instance=alpha',
+        });
+        const pods = await clusterPods(env, NS, 'alpha');
+        const pdbs = await env.objects.list('policy/v1', 'PodDisruptionBudget', NS);
+        const monitors = await env.objects.list('monitoring.coreos.com/v1', 'ServiceMonitor', NS);
+        return (
+          sts.items.length === 0 &&
+          services.items.length === 0 &&
+          maps.items.length === 0 &&
+          pods.length === 0 &&
+          !pdbs.items.some((p) => p.metadata?.name === 'alpha') &&
+          !monitors.items.some((m) => m.metadata?.name === 'alpha')
+        );
+      },
+      GC_TIMEOUT_MS,
+    );
     const claims = await env.core.listNamespacedPersistentVolumeClaim({ namespace: NS });
     assert.equal(
       claims.items.filter((c) => c.metadata?.name?.endsWith('-alpha-0')).length,
@@ -288,9 +294,13 @@ describe('LongbowCluster lifecycle', () => {
       plural: 'longbowclusters',
       name: 'ephemeral',
     });
-    await waitUntil('ephemeral claims deleted', async () => {
-      const list = await env.core.listNamespacedPersistentVolumeClaim({ namespace: NS });
-      return !list.items.some((c) => c.metadata?.name?.includes('-ephemeral-'));
-    });
+    await waitUntil(
+      'ephemeral claims deleted',
+      async () => {
+        const list = await env.core.listNamespacedPersistentVolumeClaim({ namespace: NS });
+        return !list.items.some((c) => c.metadata?.name?.includes('-ephemeral-'));
+      },
+      GC_TIMEOUT_MS,
+    );
   });
 });
