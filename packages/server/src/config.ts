@@ -5,6 +5,14 @@
  * {@link ConfigError} naming the variable.
  */
 import os from 'node:os';
+import {
+  ClusterConfigError,
+  GOSSIP_ENV,
+  type GossipConfig,
+  gossipInputFromEnv,
+  joinHostPort,
+  resolveGossipConfig,
+} from '@longbow/cluster';
 import { type CompressionName, parseCompressionName } from '@longbow/flight';
 
 /** Distance metrics a dataset can use. */
@@ -77,6 +85,55 @@ export interface NodeConfig {
   readonly shutdownGraceMs: number;
   /** Log level: trace, debug, info, warn, error. Default `info`. */
   readonly logLevel: string;
+  /**
+   * Period of the snapshot ticker, ms (`LONGBOW_SNAPSHOT_INTERVAL`, e.g. `5m`); 0 turns the
+   * ticker off (snapshots then happen on `force_snapshot`, WAL size and shutdown). Shorter
+   * means less WAL to replay after a crash, at the cost of rewriting changed datasets more
+   * often. SIGHUP re-reads it. Default 5 minutes.
+   */
+  readonly snapshotIntervalMs: number;
+  /**
+   * Longest time the shutdown snapshot may take, ms; past it the node exits anyway (the WAL
+   * still holds everything). Keep it under the pod's termination grace period. Default 30 s.
+   */
+  readonly shutdownSnapshotTimeoutMs: number;
+  /**
+   * How often background compaction looks for runs of small batches to merge, ms
+   * (`LONGBOW_COMPACTION_INTERVAL`); 0 turns it off. Default 5 s.
+   */
+  readonly compactionIntervalMs: number;
+  /** Parquet compression of snapshots: `zstd` (default; smaller), `snappy` (faster), `none`. */
+  readonly snapshotCompression: 'zstd' | 'snappy' | 'none';
+  /** Where snapshots go: `local` (`snapshotPath`, default) or `s3` (the `s3*` settings). */
+  readonly storageBackend: 'local' | 's3';
+  /** S3 bucket for snapshots; required when `storageBackend` is `s3`. */
+  readonly s3Bucket: string;
+  /** Key prefix: objects are `{prefix}/snapshots/{dataset}.parquet`. Default empty. */
+  readonly s3Prefix: string;
+  /** S3 region. Default `AWS_REGION`, else `us-east-1`. */
+  readonly s3Region: string;
+  /** S3 endpoint URL for S3-compatible servers (MinIO, …); empty for AWS. Default empty. */
+  readonly s3Endpoint: string;
+  /** Path-style addressing (`endpoint/bucket/key`), which most S3-compatible servers need. Default false. */
+  readonly s3UsePathStyle: boolean;
+  /**
+   * Gossip settings (`LONGBOW_GOSSIP_*`, resolved by `@longbow/cluster`; docs/cluster.md).
+   * `enabled` false (the default) runs a single node with no cluster part at all. When
+   * `advertiseAddr` is unset, the bind address is a wildcard and the port fixed, peers are
+   * told `advertiseHost:port`.
+   */
+  readonly gossip: GossipConfig;
+  /**
+   * What a node does with a call for a key another node owns: `proxy` (default) forwards it
+   * to the owner; `redirect` answers FORWARD_REQUIRED with the owner's address. Clients that
+   * send `x-longbow-routing: redirect` are redirected in either mode.
+   */
+  readonly routingMode: 'proxy' | 'redirect';
+  /**
+   * Longest wait for a connection to the owner when forwarding, ms; past it the call fails
+   * with UNAVAILABLE `OWNER_UNREACHABLE`. A refused connection fails at once. Default 2000.
+   */
+  readonly forwardConnectTimeoutMs: number;
 }
 
 /** A setting that cannot be parsed or is out of range; `variable` names it. */
@@ -161,6 +218,12 @@ const parseAddr: Parser<string> = (raw, variable) => {
 
 const parseString: Parser<string> = (raw) => raw.trim();
 
+const parseRoutingMode: Parser<'proxy' | 'redirect'> = (raw, variable) => {
+  const v = raw.trim().toLowerCase();
+  if (v === 'proxy' || v === 'redirect') return v;
+  throw new ConfigError(variable, `"${raw}" is not a routing mode (proxy or redirect)`);
+};
+
 const parseFraction: Parser<number> = (raw, variable) => {
   const n = Number(raw.trim());
   if (!Number.isFinite(n)) throw new ConfigError(variable, `"${raw}" is not a number`);
@@ -174,6 +237,15 @@ const parseCompression: Parser<CompressionName> = (raw, variable) => {
     throw new ConfigError(variable, (err as Error).message);
   }
 };
+
+/** A parser accepting one of `values` (case-insensitive). */
+function oneOf<const T extends string>(values: readonly T[]): Parser<T> {
+  return (raw, variable) => {
+    const v = raw.trim().toLowerCase();
+    if ((values as readonly string[]).includes(v)) return v as T;
+    throw new ConfigError(variable, `"${raw}" is not one of ${values.join(', ')}`);
+  };
+}
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -203,6 +275,22 @@ const ENV_TABLE: ReadonlyArray<{ env: string; field: keyof NodeConfig; parse: Pa
   { env: 'LONGBOW_FILTER_BRUTE_FORCE_ROWS', field: 'filterBruteForceRows', parse: parseInteger },
   { env: 'LONGBOW_SHUTDOWN_GRACE', field: 'shutdownGraceMs', parse: parseDurationMs },
   { env: 'LONGBOW_LOG_LEVEL', field: 'logLevel', parse: parseString },
+  { env: 'LONGBOW_SNAPSHOT_INTERVAL', field: 'snapshotIntervalMs', parse: parseDurationMs },
+  { env: 'LONGBOW_SHUTDOWN_SNAPSHOT_TIMEOUT', field: 'shutdownSnapshotTimeoutMs', parse: parseDurationMs },
+  { env: 'LONGBOW_COMPACTION_INTERVAL', field: 'compactionIntervalMs', parse: parseDurationMs },
+  {
+    env: 'LONGBOW_SNAPSHOT_COMPRESSION',
+    field: 'snapshotCompression',
+    parse: oneOf(['zstd', 'snappy', 'none']),
+  },
+  { env: 'LONGBOW_STORAGE_BACKEND', field: 'storageBackend', parse: oneOf(['local', 's3']) },
+  { env: 'LONGBOW_S3_BUCKET', field: 's3Bucket', parse: parseString },
+  { env: 'LONGBOW_S3_PREFIX', field: 's3Prefix', parse: parseString },
+  { env: 'LONGBOW_S3_REGION', field: 's3Region', parse: parseString },
+  { env: 'LONGBOW_S3_ENDPOINT', field: 's3Endpoint', parse: parseString },
+  { env: 'LONGBOW_S3_USE_PATH_STYLE', field: 's3UsePathStyle', parse: parseBool },
+  { env: 'LONGBOW_ROUTING_MODE', field: 'routingMode', parse: parseRoutingMode },
+  { env: 'LONGBOW_FORWARD_CONNECT_TIMEOUT', field: 'forwardConnectTimeoutMs', parse: parseDurationMs },
 ];
 
 /** The variable name that sets a field (for error messages). */
@@ -237,7 +325,36 @@ export function defaultConfig(): NodeConfig {
     filterBruteForceRows: 5000,
     shutdownGraceMs: 10_000,
     logLevel: 'info',
+    snapshotIntervalMs: 5 * 60_000,
+    shutdownSnapshotTimeoutMs: 30_000,
+    compactionIntervalMs: 5000,
+    snapshotCompression: 'zstd',
+    storageBackend: 'local',
+    s3Bucket: '',
+    s3Prefix: '',
+    s3Region: process.env.AWS_REGION || 'us-east-1',
+    s3Endpoint: '',
+    s3UsePathStyle: false,
+    gossip: resolveGossipConfig({}),
+    routingMode: 'proxy',
+    forwardConnectTimeoutMs: 2000,
   };
+}
+
+/** Gossip settings from `LONGBOW_GOSSIP_*`; a ClusterConfigError becomes a ConfigError naming the variable. */
+function resolveGossipFromEnv(env: NodeJS.ProcessEnv, advertiseHost: string): GossipConfig {
+  let gossip: GossipConfig;
+  try {
+    gossip = resolveGossipConfig(gossipInputFromEnv(env));
+  } catch (err) {
+    if (!(err instanceof ClusterConfigError)) throw err;
+    const variable = Object.entries(GOSSIP_ENV).find(([, f]) => f === err.field)?.[0] ?? err.field;
+    throw new ConfigError(variable, err.message);
+  }
+  const wildcard = gossip.bindAddr === '0.0.0.0' || gossip.bindAddr === '::';
+  if (gossip.advertiseAddr === undefined && wildcard && gossip.port !== 0)
+    return Object.freeze({ ...gossip, advertiseAddr: joinHostPort(advertiseHost, gossip.port) });
+  return gossip;
 }
 
 function hostOf(addr: string): string {
@@ -278,6 +395,7 @@ export function resolveConfig(
       (cfg as Record<string, unknown>)[field] = parse(raw, name);
   }
   if (!cfg.advertiseHost) cfg.advertiseHost = deriveAdvertiseHost(cfg.listenAddr, env);
+  if (!('gossip' in overrides)) cfg.gossip = resolveGossipFromEnv(env, cfg.advertiseHost);
   check(cfg.nodeId.length > 0, 'nodeId', 'must not be empty');
   check(
     cfg.advertiseHost !== '0.0.0.0' && cfg.advertiseHost !== '::',
@@ -313,6 +431,17 @@ export function resolveConfig(
   check(cfg.indexVacuumRatio > 0 && cfg.indexVacuumRatio <= 1, 'indexVacuumRatio', 'must be in (0, 1]');
   check(cfg.filterBruteForceRows >= 0, 'filterBruteForceRows', 'must not be negative');
   check(cfg.shutdownGraceMs >= 0, 'shutdownGraceMs', 'must not be negative');
+  check(cfg.snapshotIntervalMs >= 0, 'snapshotIntervalMs', 'must not be negative');
+  check(
+    cfg.storageBackend !== 's3' || cfg.s3Bucket.length > 0,
+    's3Bucket',
+    'must be set when LONGBOW_STORAGE_BACKEND=s3',
+  );
+  check(
+    cfg.forwardConnectTimeoutMs >= 10 && cfg.forwardConnectTimeoutMs <= 60_000,
+    'forwardConnectTimeoutMs',
+    'must be between 10ms and 60s',
+  );
   return Object.freeze(cfg);
 }
 

@@ -12,6 +12,8 @@
  * | longbow_wal_size_bytes | gauge | |
  * | longbow_wal_replay_duration_seconds | gauge | |
  * | longbow_flush_ops_total | counter | status (ok, error) |
+ * | longbow_snapshot_operations_total | counter | status (ok, error) |
+ * | longbow_snapshot_duration_seconds | histogram | |
  * | longbow_flight_requests_total | counter | method, code |
  * | longbow_flight_request_duration_seconds | histogram | method |
  * | longbow_ingest_rows_total, longbow_ingest_bytes_total | counter | |
@@ -19,11 +21,28 @@
  * | longbow_dataset_records, longbow_dataset_bytes | gauge | dataset |
  * | longbow_index_size, longbow_tombstones, longbow_index_queue_depth | gauge | dataset |
  * | longbow_memory_limit_bytes | gauge | |
+ * | longbow_gossip_members | gauge | state (alive, suspect, dead, left) |
+ * | longbow_gossip_messages_total | counter | type, direction (sent, received) |
+ * | longbow_ring_nodes | gauge | |
+ * | longbow_proxy_requests_total | counter | method, outcome (local, forwarded, redirected, unavailable) |
+ * | longbow_forward_duration_seconds | histogram | method |
+ * The cluster metrics are registered always (zero on a node without gossip), so dashboards
+ * find them everywhere.
  * plus prom-client's default `process_*` and `nodejs_*` metrics.
  */
 import client from 'prom-client';
 import type { Store } from './store/store.ts';
 import type { Wal } from './wal/wal.ts';
+
+/** What the cluster metrics read from the running cluster part (src/cluster/cluster.ts). */
+export interface ClusterMetricsSource {
+  /** Members known to this node, by state. */
+  memberCounts(): Partial<Record<string, number>>;
+  /** Gossip messages since start, by type and direction. */
+  messageCounts(): Array<{ type: string; direction: string; count: number }>;
+  /** Nodes on the ring. */
+  ringNodeCount(): number;
+}
 
 const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -36,11 +55,16 @@ export class Metrics {
   readonly walGroupEntries: client.Histogram;
   readonly walReplaySeconds: client.Gauge;
   readonly flushOps: client.Counter<'status'>;
+  readonly snapshotOps: client.Counter<'status'>;
+  readonly snapshotDuration: client.Histogram;
   readonly flightRequests: client.Counter<'method' | 'code'>;
   readonly flightDuration: client.Histogram<'method'>;
   readonly ingestRows: client.Counter;
   readonly ingestBytes: client.Counter;
   readonly searchDuration: client.Histogram<'kind'>;
+  readonly proxyRequests: client.Counter<'method' | 'outcome'>;
+  readonly forwardDuration: client.Histogram<'method'>;
+  private cluster: ClusterMetricsSource | undefined;
   private store: Store | undefined;
   private wal: Wal | undefined;
   private memoryLimitBytes = 0;
@@ -83,6 +107,18 @@ export class Metrics {
       labelNames: ['status'],
       registers,
     });
+    this.snapshotOps = new client.Counter({
+      name: 'longbow_snapshot_operations_total',
+      help: 'Dataset snapshots written, by outcome',
+      labelNames: ['status'],
+      registers,
+    });
+    this.snapshotDuration = new client.Histogram({
+      name: 'longbow_snapshot_duration_seconds',
+      help: 'Time to write one dataset snapshot (encode and store)',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers,
+    });
     this.flightRequests = new client.Counter({
       name: 'longbow_flight_requests_total',
       help: 'Flight calls, by method and gRPC status code name',
@@ -113,7 +149,49 @@ export class Metrics {
       buckets: LATENCY_BUCKETS_S,
       registers,
     });
+    this.proxyRequests = new client.Counter({
+      name: 'longbow_proxy_requests_total',
+      help: 'Routed Flight calls by method and outcome (local, forwarded, redirected, unavailable)',
+      labelNames: ['method', 'outcome'],
+      registers,
+    });
+    this.forwardDuration = new client.Histogram({
+      name: 'longbow_forward_duration_seconds',
+      help: 'Duration of calls this node forwarded to their owner, by method',
+      labelNames: ['method'],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
     const metrics = this;
+    new client.Gauge({
+      name: 'longbow_gossip_members',
+      help: 'Cluster members known to this node, by state',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const counts = metrics.cluster?.memberCounts() ?? {};
+        for (const state of ['alive', 'suspect', 'dead', 'left']) this.set({ state }, counts[state] ?? 0);
+      },
+    });
+    new client.Counter({
+      name: 'longbow_gossip_messages_total',
+      help: 'Gossip messages by type and direction (sent, received)',
+      labelNames: ['type', 'direction'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { type, direction, count } of metrics.cluster?.messageCounts() ?? [])
+          if (count > 0) this.inc({ type, direction }, count);
+      },
+    });
+    new client.Gauge({
+      name: 'longbow_ring_nodes',
+      help: 'Nodes on the consistent-hash ring (0 without gossip)',
+      registers,
+      collect() {
+        this.set(metrics.cluster?.ringNodeCount() ?? 0);
+      },
+    });
     new client.Gauge({
       name: 'longbow_wal_queue_depth',
       help: 'WAL entries waiting to be written',
@@ -166,6 +244,11 @@ export class Metrics {
       'Rows waiting to be indexed',
       (ds) => ds.index?.stats().queueDepth ?? 0,
     );
+  }
+
+  /** Connects the cluster gauges to the running cluster part. */
+  attachCluster(source: ClusterMetricsSource): void {
+    this.cluster = source;
   }
 
   /** Connects the gauges that read live state. */

@@ -2,21 +2,25 @@
  * One Longbow node: wires config, WAL, store, index workers, the two Flight servers and
  * the HTTP server, and runs the lifecycle.
  *
- * Start: HTTP up first (so probes answer during a long replay) → index workers → WAL
- * replay into the store → Flight servers bound → `ready`.
+ * Start: HTTP up first (so probes answer during a long replay) → index workers → snapshots
+ * loaded (snapshot/) → WAL replay, skipping entries the snapshots cover → Flight servers
+ * bound → `ready`.
  * Stop (SIGTERM/SIGINT): `draining` (new calls get UNAVAILABLE) → in-flight calls finish
- * within `shutdownGraceMs` → WAL flushed and fsynced → workers stopped → `stopped`.
+ * within `shutdownGraceMs` → WAL flushed and fsynced → final snapshot and WAL truncation
+ * (within `shutdownSnapshotTimeoutMs`) → workers stopped → `stopped`.
  */
 import type http from 'node:http';
 import type { Server } from '@grpc/grpc-js';
 import { bindInsecure, createFlightServer, shutdownServer } from '@longbow/flight';
 import type { NodeContext } from './api/context.ts';
 import { dataHandlers, metaHandlers } from './api/services.ts';
+import { createCluster } from './cluster/cluster.ts';
 import { type NodeConfig, splitAddr } from './config.ts';
 import { httpPort, startHttpServer } from './http.ts';
 import { IndexPool } from './index/index-pool.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
+import { loadSnapshots } from './snapshot/persistence.ts';
 import { Store } from './store/store.ts';
 import { Wal } from './wal/wal.ts';
 
@@ -56,6 +60,7 @@ export class LongbowNode {
       const store = new Store(pool, config, (name) =>
         log.warn({ dataset: name }, 'rebuilding index after a worker failure'),
       );
+      const persistence = await loadSnapshots(config, store, log);
       const replayStart = performance.now();
       let replayed = 0;
       const wal = await Wal.open(
@@ -82,10 +87,13 @@ export class LongbowNode {
           },
         },
         (entry) => {
+          if (persistence.covers(entry)) return;
           store.applyEntry(entry);
           replayed++;
         },
+        persistence.walFloorLsn,
       );
+      persistence.checkWal(wal);
       const replaySeconds = (performance.now() - replayStart) / 1000;
       metrics.walReplaySeconds.set(replaySeconds);
       metrics.attach(store, wal, config.maxMemoryBytes);
@@ -95,12 +103,22 @@ export class LongbowNode {
       );
       const ctx: NodeContext = { config, store, wal, metrics, log, state, dataPort: 0 };
       ctxRef = ctx;
+      ctx.snapshots = persistence.start(store, wal, metrics);
+      ctx.cluster = createCluster(config, log, metrics);
       const opts = { maxMessageBytes: config.maxMessageBytes * 2 };
-      const data = createFlightServer(dataHandlers(ctx), opts);
-      const meta = createFlightServer(metaHandlers(ctx), opts);
+      const data = createFlightServer(dataHandlers(ctx), {
+        ...opts,
+        grpcOptions: ctx.cluster?.serverOptions('data'),
+      });
+      const meta = createFlightServer(metaHandlers(ctx), {
+        ...opts,
+        grpcOptions: ctx.cluster?.serverOptions('meta'),
+      });
       const dataPort = await bindInsecure(data, config.listenAddr);
       ctx.dataPort = dataPort;
       const metaPort = await bindInsecure(meta, config.metaAddr);
+      ctx.metaPort = metaPort;
+      await ctx.cluster?.start({ data: dataPort, meta: metaPort });
       ctx.state = 'ready';
       const ports = { data: dataPort, meta: metaPort, http: httpPort(httpServer) };
       log.info(
@@ -110,10 +128,29 @@ export class LongbowNode {
       return new LongbowNode(ctx, ports, { data, meta, http: httpServer }, pool);
     } catch (err) {
       state = 'stopped';
+      await ctxRef?.snapshots?.close();
       await pool.close();
       await new Promise((resolve) => httpServer.close(resolve));
       throw err;
     }
+  }
+
+  /**
+   * Applies the settings that change without a restart (SIGHUP): `maxMemoryBytes` and
+   * `snapshotIntervalMs` from `next`; the rest of `next` is ignored. Returns the values now
+   * in force.
+   */
+  reload(next: NodeConfig): { maxMemoryBytes: number; snapshotIntervalMs: number } {
+    const ctx = this.ctx as { config: NodeConfig } & NodeContext;
+    ctx.config = Object.freeze({
+      ...ctx.config,
+      maxMemoryBytes: next.maxMemoryBytes,
+      snapshotIntervalMs: next.snapshotIntervalMs,
+    });
+    ctx.store.setMemoryLimit(next.maxMemoryBytes);
+    ctx.metrics.attach(ctx.store, ctx.wal, next.maxMemoryBytes);
+    ctx.snapshots?.setIntervalMs(next.snapshotIntervalMs);
+    return { maxMemoryBytes: next.maxMemoryBytes, snapshotIntervalMs: next.snapshotIntervalMs };
   }
 
   /** Graceful shutdown (idempotent). */
@@ -127,8 +164,12 @@ export class LongbowNode {
     const started = performance.now();
     ctx.state = 'draining';
     ctx.log.info('draining: no new calls, waiting for in-flight calls');
+    await ctx.cluster?.stop(); // leave first: peers stop routing here while we drain
     const grace = ctx.config.shutdownGraceMs;
     await Promise.all([shutdownServer(this.servers.data, grace), shutdownServer(this.servers.meta, grace)]);
+    await ctx.wal.flush();
+    await ctx.snapshots?.finalSnapshot(ctx.config.shutdownSnapshotTimeoutMs);
+    await ctx.snapshots?.close();
     await ctx.wal.close();
     await this.pool.close();
     ctx.state = 'stopped';

@@ -7,10 +7,16 @@
  * | check_readiness | `{}` | lifecycle state and per-dataset indexing lag |
  * | drop_dataset | `{"dataset"}` | `{"status":"ok","dataset","lsn"}` — logged, stays dropped |
  * | delete | `{"dataset","ids":[...]}` | `{"status":"ok","deleted":n,"lsn"}` — logged |
+ * | force_snapshot | `{}` or `{"dataset"}` | per dataset: status, lsn, rows, bytes, location |
+ * | query_analytics | `{"dataset","query"}` | DuckDB over the snapshot: columns, rows |
+ * | cluster_status | `{}` | node id, members (state, incarnation, addresses), ring, peer channels |
  */
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { Action, ActionType, Empty, Result } from '@longbow/flight';
+import { queryAnalytics } from '../analytics/duckdb.ts';
+import { singleNodeStatus } from '../cluster/cluster.ts';
 import { ErrorCode, LongbowError, toStatusError } from '../errors.ts';
+import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import type { Dataset, IdKey } from '../store/dataset.ts';
 import { encodeDeleteRecord } from '../store/records.ts';
 import { WalOp } from '../wal/entry.ts';
@@ -76,6 +82,11 @@ async function logged(
   }
 }
 
+function snapshotsOf(ctx: NodeContext): Snapshotter {
+  if (!ctx.snapshots) throw new LongbowError(ErrorCode.internal, 'snapshots are not configured on this node');
+  return ctx.snapshots;
+}
+
 /** The action table. Names are part of the wire contract. */
 export const ACTIONS: Record<string, ActionSpec> = {
   get_stats: {
@@ -129,6 +140,22 @@ export const ACTIONS: Record<string, ActionSpec> = {
       ),
     }),
   },
+  cluster_status: {
+    description:
+      'This node id, every known member with state and incarnation and addresses, the ring (version, nodes), routing mode and peer channel health. Without gossip: this node alone. Body: {}.',
+    run: (ctx) => {
+      if (ctx.cluster) return ctx.cluster.status();
+      const host = ctx.config.advertiseHost.includes(':')
+        ? `[${ctx.config.advertiseHost}]`
+        : ctx.config.advertiseHost;
+      return singleNodeStatus(
+        ctx.config.nodeId,
+        `${host}:${ctx.dataPort}`,
+        `${host}:${ctx.metaPort ?? ctx.dataPort}`,
+        ctx.config.routingMode,
+      );
+    },
+  },
   drop_dataset: {
     description:
       'Drops a dataset and its index. Logged in the WAL: it stays dropped after a restart. Body: {"dataset"}.',
@@ -140,6 +167,42 @@ export const ACTIONS: Record<string, ActionSpec> = {
         ctx.store.applyDrop(name),
       );
       return { status: 'ok', dataset: name, lsn: Number(lsn) };
+    },
+  },
+  force_snapshot: {
+    description:
+      'Writes Parquet snapshots now (all changed datasets, or {"dataset"}) and truncates the WAL behind them. Body: {} or {"dataset"}.',
+    run: async (ctx, body) => {
+      checkServing(ctx);
+      const name = body.dataset !== undefined ? bodyDataset(body, 'force_snapshot') : undefined;
+      if (name !== undefined) ctx.store.require(name);
+      const r = await snapshotsOf(ctx).snapshot(name);
+      const failed = r.datasets.filter((d) => d.status === 'error');
+      if (failed.length > 0) {
+        throw new LongbowError(
+          ErrorCode.snapshotFailed,
+          `snapshot failed for ${failed.map((d) => `"${d.dataset}" (${d.error})`).join(', ')}; the previous snapshots stay current and the node retries`,
+        );
+      }
+      return {
+        status: 'ok',
+        lsn: r.lsn,
+        datasets: r.datasets,
+        dropped: r.dropped,
+        wal_segments_removed: r.walSegmentsRemoved,
+      };
+    },
+  },
+  query_analytics: {
+    description:
+      'Runs one read-only SQL SELECT with DuckDB over the dataset\'s Parquet snapshot, a table named after the dataset. Body: {"dataset","query"}.',
+    run: async (ctx, body) => {
+      checkServing(ctx);
+      const name = bodyDataset(body, 'query_analytics');
+      ctx.store.require(name);
+      if (typeof body.query !== 'string')
+        throw new LongbowError(ErrorCode.invalidAction, 'query_analytics needs {"query": "<SQL>"}');
+      return queryAnalytics(snapshotsOf(ctx).backend, name, body.query);
     },
   },
   delete: {

@@ -3,9 +3,11 @@
  * and the node's lifecycle state.
  */
 import type { Logger } from 'pino';
+import type { ClusterNode } from '../cluster/cluster.ts';
 import type { NodeConfig } from '../config.ts';
 import { ErrorCode, LongbowError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
+import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import type { Store } from '../store/store.ts';
 import type { Wal } from '../wal/wal.ts';
 
@@ -25,6 +27,12 @@ export interface NodeContext {
   state: LifecycleState;
   /** The data server's bound port (differs from the configured one when that is 0). */
   dataPort: number;
+  /** The meta server's bound port, once bound. */
+  metaPort?: number;
+  /** Snapshots (force_snapshot, query_analytics); absent only in tests that build a context by hand. */
+  snapshots?: Snapshotter;
+  /** Gossip, ring and partition proxy; absent when gossip is disabled (a single node). */
+  cluster?: ClusterNode;
 }
 
 /** Throws UNAVAILABLE (NOT_READY or SHUTTING_DOWN) unless the node is ready. */

@@ -54,7 +54,11 @@ export interface RowRef {
 /** One dataset. Created by the Store; mutated only by committed WAL entries. */
 export class Dataset {
   readonly def: DatasetDefinition;
-  readonly batches: StoredBatch[] = [];
+  /**
+   * Committed batches in ordinal order. Appends push; compaction swaps in a new array
+   * (never splices this one), so a reader that took the array keeps a consistent list.
+   */
+  batches: StoredBatch[] = [];
   /** Ordinals assigned so far (live rows and tombstones). */
   rowCount = 0;
   /** Rows that are live. */
@@ -194,6 +198,37 @@ export class Dataset {
     }
     const createdAt = constantInt64Data(CREATED_AT_TYPE, batch.numRows, BigInt(timestampMs));
     return batchOf(this.def.schema, batch.numRows, [...(batch.data.children as Data[]), createdAt]);
+  }
+
+  /**
+   * Compaction (store/compaction.ts): replaces the adjacent stored batches [from, to) with
+   * `merged`, which holds their rows in the same order. Ordinals, the id map and index
+   * labels stay valid; the replaced batches' tombstones, as they are now, carry over.
+   */
+  replaceBatches(from: number, to: number, merged: RecordBatch): void {
+    const old = this.batches.slice(from, to);
+    const rows = old.reduce((n, b) => n + b.batch.numRows, 0);
+    if (old.length !== to - from || rows !== merged.numRows)
+      throw new RangeError(`merged batch of ${merged.numRows} rows does not replace batches ${from}..${to}`);
+    let deleted: Uint8Array | undefined;
+    let deletedCount = 0;
+    for (const b of old) {
+      if (!b.deleted) continue;
+      deleted ??= new Uint8Array(rows);
+      deleted.set(b.deleted, b.firstRow - old[0]!.firstRow);
+      deletedCount += b.deletedCount;
+    }
+    const entry: StoredBatch = {
+      batch: merged,
+      firstRow: old[0]!.firstRow,
+      deleted,
+      deletedCount,
+      vectors: vectorValues(merged, this.def.dim),
+      byteLength: merged.data.byteLength,
+    };
+    this.byteLength += entry.byteLength - old.reduce((n, b) => n + b.byteLength, 0);
+    this.batches = [...this.batches.slice(0, from), entry, ...this.batches.slice(to)];
+    this.firstRows.splice(from, to - from, entry.firstRow);
   }
 
   /** The batch and offset of an ordinal (binary search over batch starts). */

@@ -32,7 +32,7 @@ export class Store {
   /** Definitions of datasets, including ones whose first batch is not yet committed. */
   private readonly definitions = new Map<string, DatasetDefinition>();
   private readonly pool: IndexPool;
-  private readonly config: StoreConfig;
+  private config: StoreConfig;
   private readonly onIndexEvent: (dataset: string, shard: number, phase: 'start' | 'done') => void;
 
   /** @param onIndexEvent vacuum progress, for logs and metrics. */
@@ -40,6 +40,11 @@ export class Store {
     this.pool = pool;
     this.config = config;
     this.onIndexEvent = onIndexEvent;
+  }
+
+  /** Changes `LONGBOW_MAX_MEMORY` for later writes (SIGHUP); 0 = unlimited. */
+  setMemoryLimit(bytes: number): void {
+    this.config = { ...this.config, maxMemoryBytes: bytes };
   }
 
   /** A dataset by name, or undefined. */
@@ -126,6 +131,25 @@ export class Store {
     this.datasets.delete(name);
     ds.index?.drop();
     return true;
+  }
+
+  /**
+   * Installs a dataset loaded from a snapshot (start-up, before WAL replay): `batches` are
+   * in `def.schema` (created_at included) and hold live rows only; `lsn` is the LSN the
+   * snapshot covers. Replaces any dataset of that name.
+   */
+  restore(def: DatasetDefinition, batches: RecordBatch[], lsn: bigint): Dataset {
+    this.applyDrop(def.name);
+    this.definitions.set(def.name, def);
+    const ds = new Dataset(def);
+    this.datasets.set(def.name, ds);
+    this.attachIndex(ds);
+    for (const batch of batches) {
+      const { firstRow } = ds.append(batch, lsn, 0);
+      ds.index?.add(firstRow, batch.numRows, ds.batches.at(-1)!.vectors.slice());
+    }
+    ds.lastLsn = lsn;
+    return ds;
   }
 
   /** Applies one replayed WAL entry. */
