@@ -307,6 +307,23 @@ describe('snapshots', () => {
   });
 });
 
+describe('snapshot triggers', () => {
+  it('a WAL over LONGBOW_MAX_WAL_SIZE triggers a snapshot and truncation by itself', async () => {
+    await stop();
+    await start({ maxWalBytes: 1_500_000 });
+    for (let k = 0; k < 8; k++) await put('walsize', batch(range(k * 5000, (k + 1) * 5000)));
+    const file = path.join(root, 'snapshots', 'walsize.parquet');
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && node!.ctx.wal.sizeBytes() > 1_500_000)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.ok(node!.ctx.wal.sizeBytes() <= 1_500_000, `WAL still ${node!.ctx.wal.sizeBytes()} bytes`);
+    await fs.access(file);
+    await stopWithoutSnapshot();
+    await start();
+    assert.equal((await scanIds('walsize')).length, 40_000);
+  });
+});
+
 describe('query_analytics', () => {
   it('runs SQL over the snapshot and returns JSON rows', async () => {
     await client.doActionJson('force_snapshot', {});
