@@ -1,7 +1,8 @@
 /**
  * The `longbow` command line.
  *
- *   longbow serve     start a node (configuration from LONGBOW_* environment variables)
+ *   longbow serve     start a node (configuration from LONGBOW_* environment variables,
+ *                     `.env` and `longbow.yaml`; config-file.ts)
  *   longbow help      this text
  *
  * `serve` handles SIGTERM and SIGINT with a graceful shutdown and exits 0; a second signal
@@ -14,6 +15,7 @@
 import fs from 'node:fs';
 import util from 'node:util';
 import { ConfigError, resolveConfig } from './config.ts';
+import { readConfigFile } from './config-file.ts';
 import { createLogger } from './log.ts';
 import { LongbowNode } from './node.ts';
 import { SnapshotCorruptError } from './snapshot/format.ts';
@@ -40,11 +42,20 @@ function readEnvFile(): Record<string, string> {
   return util.parseEnv(text) as Record<string, string>;
 }
 
+/**
+ * The variables the node runs with. Start-up: the environment over `.env` over
+ * `longbow.yaml`. Reload (SIGHUP): `.env` over the environment, so an edited `.env` applies.
+ */
+function layeredEnv(startEnv: NodeJS.ProcessEnv, reload = false): NodeJS.ProcessEnv {
+  const file = readConfigFile(startEnv);
+  return reload ? { ...file, ...startEnv, ...readEnvFile() } : { ...file, ...readEnvFile(), ...startEnv };
+}
+
 async function serve(): Promise<void> {
   let config: ReturnType<typeof resolveConfig>;
   const startEnv = { ...process.env };
   try {
-    config = resolveConfig({ ...readEnvFile(), ...startEnv });
+    config = resolveConfig(layeredEnv(startEnv));
   } catch (err) {
     if (err instanceof ConfigError) {
       createLogger('longbow', 'info').fatal(
@@ -88,7 +99,7 @@ async function serve(): Promise<void> {
   process.on('SIGHUP', () => {
     log.info('Received SIGHUP, reloading configuration');
     try {
-      const applied = node.reload(resolveConfig({ ...startEnv, ...readEnvFile() }));
+      const applied = node.reload(resolveConfig(layeredEnv(startEnv, true)));
       log.info(
         { maxMemoryBytes: applied.maxMemoryBytes, snapshotIntervalMs: applied.snapshotIntervalMs },
         'Configuration reloaded',
