@@ -1,0 +1,172 @@
+/**
+ * The snapshot format, pure: column order and the added `metadata` column, live rows only,
+ * the definition rebuilt from key-value metadata (a user `created_at` and `metadata` kept
+ * as theirs), and headers that are missing or inconsistent rejected with the file named.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  Field,
+  FixedSizeList,
+  Float32,
+  Int64,
+  makeData,
+  RecordBatch,
+  Schema,
+  Struct,
+  Timestamp,
+  TimeUnit,
+  Utf8,
+  vectorFromArray,
+} from 'apache-arrow';
+import {
+  fromSnapshotBatch,
+  readSnapshotHeader,
+  SnapshotCorruptError,
+  snapshotKeyValues,
+  snapshotSchema,
+  toSnapshotBatch,
+} from '../../src/snapshot/format.ts';
+import { defineDataset } from '../../src/store/schema.ts';
+
+const VECTOR = new FixedSizeList(2, new Field('item', new Float32(), false));
+const TS = new Timestamp(TimeUnit.MILLISECOND, 'UTC');
+
+function stored(schema: Schema, ids: number[]): RecordBatch {
+  const n = ids.length;
+  const children = schema.fields.map((f) => {
+    if (f.name === 'id')
+      return makeData({ type: new Int64(), length: n, data: BigInt64Array.from(ids, BigInt) });
+    if (f.name === 'vector')
+      return makeData({
+        type: VECTOR,
+        length: n,
+        nullCount: 0,
+        child: makeData({
+          type: new Float32(),
+          length: 2 * n,
+          data: Float32Array.from(ids.flatMap((i) => [i, -i])),
+        }),
+      });
+    if (f.name === 'created_at')
+      return vectorFromArray(
+        ids.map((i) => 1000 + i),
+        TS,
+      ).data[0]!;
+    return vectorFromArray(
+      ids.map((i) => `${f.name}-${i}`),
+      new Utf8(),
+    ).data[0]!;
+  });
+  return new RecordBatch(
+    schema,
+    makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children }),
+  );
+}
+
+describe('snapshot format', () => {
+  const user = new Schema(
+    [
+      new Field('id', new Int64(), false),
+      new Field('vector', VECTOR, false),
+      new Field('title', new Utf8(), true),
+    ],
+    new Map([['longbow.metric', 'dot']]),
+  );
+  const def = defineDataset('docs', user);
+
+  it('orders id, vector, metadata, created_at, then user columns; adds metadata when absent', () => {
+    const { schema, added } = snapshotSchema(def);
+    assert.deepEqual(
+      schema.fields.map((f) => f.name),
+      ['id', 'vector', 'metadata', 'created_at', 'title'],
+    );
+    assert.deepEqual(added, ['metadata']);
+    const b = toSnapshotBatch(def, schema, stored(def.schema, [1, 2, 3, 4]), Uint8Array.of(0, 1, 0, 1))!;
+    assert.deepEqual([...b.getChild('id')!].map(Number), [1, 3]);
+    assert.deepEqual([...b.getChild('title')!], ['title-1', 'title-3']);
+    assert.deepEqual([...b.getChild('metadata')!], [null, null]);
+    assert.equal(toSnapshotBatch(def, schema, stored(def.schema, [1]), Uint8Array.of(1)), undefined);
+    const back = fromSnapshotBatch('f', def, b);
+    assert.deepEqual(
+      back.schema.fields.map((f) => f.name),
+      ['id', 'vector', 'title', 'created_at'],
+    );
+    assert.deepEqual([...back.getChild('created_at')!].map(Number), [1001, 1003]);
+  });
+
+  it('rebuilds the same definition from its metadata, user metadata and created_at columns included', () => {
+    const own = defineDataset(
+      'own',
+      new Schema([
+        new Field('id', new Int64(), false),
+        new Field('vector', VECTOR, false),
+        new Field('metadata', new Utf8(), true),
+        new Field('created_at', TS, false),
+      ]),
+    );
+    assert.deepEqual(snapshotSchema(own).added, []);
+    for (const d of [def, own]) {
+      const h = readSnapshotHeader('f', snapshotKeyValues(d, 42n, 7));
+      assert.equal(h.lsn, 42n);
+      assert.equal(h.info.rows, 7);
+      assert.deepEqual(
+        h.def.userFields.map((f) => `${f.name}: ${f.type}`),
+        d.userFields.map((f) => `${f.name}: ${f.type}`),
+      );
+      assert.equal(h.def.schema.toString(), d.schema.toString());
+      assert.equal(h.def.metric, d.metric);
+    }
+  });
+
+  it('rejects missing or inconsistent metadata, naming the file', () => {
+    const kv = snapshotKeyValues(def, 5n, 1);
+    const broken = (change: (m: Map<string, string>) => void) => {
+      const m = new Map(kv);
+      change(m);
+      return () => readSnapshotHeader('/snap/docs.parquet', m);
+    };
+    const named = (re: RegExp) => (e: SnapshotCorruptError) =>
+      e instanceof SnapshotCorruptError && e.file === '/snap/docs.parquet' && re.test(e.message);
+    assert.throws(
+      broken((m) => m.delete('longbow.lsn')),
+      named(/missing/),
+    );
+    assert.throws(
+      broken((m) => m.set('longbow.lsn', '-1')),
+      named(/not an LSN/),
+    );
+    assert.throws(
+      broken((m) => m.set('longbow.dataset', '{')),
+      named(/unreadable metadata/),
+    );
+    assert.throws(
+      broken((m) =>
+        m.set('longbow.dataset', kv.get('longbow.dataset')!.replace('"version":1', '"version":9')),
+      ),
+      named(/format version 9/),
+    );
+    assert.throws(
+      broken((m) => m.set('longbow.dataset', kv.get('longbow.dataset')!.replace('"dim":2', '"dim":3'))),
+      named(/disagrees/),
+    );
+  });
+
+  it('rejects a batch whose column type changed', () => {
+    const { schema } = snapshotSchema(def);
+    const b = toSnapshotBatch(def, schema, stored(def.schema, [1]), undefined)!;
+    const wrong = new Schema(
+      schema.fields.map((f) => (f.name === 'title' ? new Field('title', new Int64(), true) : f)),
+    );
+    const bad = new RecordBatch(
+      wrong,
+      makeData({
+        type: new Struct(wrong.fields),
+        length: 1,
+        nullCount: 0,
+        children: b.data.children as never,
+      }),
+    );
+    assert.throws(() => fromSnapshotBatch('f', def, bad), /column "title" has type Int64, expected Utf8/);
+  });
+});
