@@ -42,6 +42,13 @@ interface IndexState {
   deletedQueued: Set<number>;
   /** Labels deleted after insertion (hnswlib markDelete): the graph's tombstones. */
   tombstones: number;
+  /**
+   * Labels below indexedCount that are not live in the graph: skipped at insertion or
+   * already marked deleted. hnswlib throws on markDelete of such a label, and a native
+   * exception thrown while the worker is being stopped aborts the whole process, so the
+   * worker never provokes one in normal operation.
+   */
+  notInGraph: Set<number>;
 }
 
 const port = parentPort;
@@ -83,6 +90,7 @@ function create(msg: CreateMsg): void {
     pendingCount: 0,
     deletedQueued: new Set(),
     tombstones: 0,
+    notInGraph: new Set(),
   });
 }
 
@@ -107,6 +115,7 @@ function load(msg: LoadMsg): void {
     pendingCount: 0,
     deletedQueued: new Set(),
     tombstones: 0,
+    notInGraph: new Set(),
   });
 }
 
@@ -123,11 +132,13 @@ function remove(indexId: number, labels: Float64Array): void {
   if (!s) return;
   for (const label of labels) {
     if (label < s.indexedCount) {
+      if (s.notInGraph.has(label)) continue;
+      s.notInGraph.add(label);
       try {
         s.hnsw.markDelete(label);
         s.tombstones++;
       } catch {
-        // Not in the graph: it was skipped at insertion because it was deleted while queued.
+        // Only a graph loaded from a file can get here: it was deleted before it was saved.
       }
     } else {
       s.deletedQueued.add(label);
@@ -156,6 +167,7 @@ function insertSome(s: IndexState, maxRows: number): void {
   for (let row = chunk.next; row < end; row++) {
     const label = chunk.firstLabel + row;
     if (s.deletedQueued.delete(label)) {
+      s.notInGraph.add(label);
       s.indexedCount = label + 1;
       continue;
     }
@@ -246,6 +258,9 @@ port.on('message', (msg: ToWorker) => {
       case 'save':
         save(msg);
         break;
+      case 'close':
+        process.exit(0); // ends this worker thread only, between messages
+        break;
       case 'load':
         load(msg);
         post({ type: 'saved', reqId: msg.reqId, labelsEnd: msg.labelsEnd });
@@ -253,6 +268,11 @@ port.on('message', (msg: ToWorker) => {
     }
   } catch (err) {
     const reqId = msg.type === 'search' || msg.type === 'save' || msg.type === 'load' ? msg.reqId : undefined;
-    post({ type: 'error', reqId, indexId: msg.indexId, message: (err as Error).message });
+    post({
+      type: 'error',
+      reqId,
+      indexId: 'indexId' in msg ? msg.indexId : undefined,
+      message: (err as Error).message,
+    });
   }
 });

@@ -155,10 +155,22 @@ export class IndexPool {
     slot.handles.delete(id);
   }
 
-  /** Stops every worker. */
-  async close(): Promise<void> {
+  /**
+   * Stops every worker: each finishes the message it is handling and exits (a forced
+   * terminate could interrupt a native call, which aborts the process); a worker that has
+   * not exited after `graceMs` is terminated.
+   */
+  async close(graceMs = 5000): Promise<void> {
     this.closed = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await Promise.all(
+      this.slots.map(async (s) => {
+        const exited = new Promise<void>((resolve) => s.worker.once('exit', () => resolve()));
+        s.worker.postMessage({ type: 'close' } satisfies ToWorker);
+        const timer = setTimeout(() => void s.worker.terminate(), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
   }
 }
 

@@ -78,7 +78,12 @@ export interface LoadMsg {
   labelsEnd: number;
 }
 
-export type ToWorker = CreateMsg | AddMsg | DeleteMsg | SearchMsg | DropMsg | SaveMsg | LoadMsg;
+/** Ends the worker after the messages before it (a graceful stop). */
+export interface CloseMsg {
+  type: 'close';
+}
+
+export type ToWorker = CreateMsg | AddMsg | DeleteMsg | SearchMsg | DropMsg | SaveMsg | LoadMsg | CloseMsg;
 
 /** Indexing progress of one index. */
 export interface ProgressMsg {
