@@ -102,7 +102,11 @@ export interface NodeConfig {
    * (`LONGBOW_COMPACTION_INTERVAL`); 0 turns it off. Default 5 s.
    */
   readonly compactionIntervalMs: number;
-  /** Parquet compression of snapshots: `zstd` (default; smaller), `snappy` (faster), `none`. */
+  /**
+   * Parquet compression of snapshots: `snappy` (default), `zstd`, `none`. Measured on
+   * glove100 (331k x 100 floats): snappy 1.8 s and 134 MB, zstd 11.9 s and 124 MB — float
+   * vectors hardly compress, so zstd pays 6x the time for 7%; it helps text-heavy datasets.
+   */
   readonly snapshotCompression: 'zstd' | 'snappy' | 'none';
   /** Where snapshots go: `local` (`snapshotPath`, default) or `s3` (the `s3*` settings). */
   readonly storageBackend: 'local' | 's3';
@@ -328,7 +332,7 @@ export function defaultConfig(): NodeConfig {
     snapshotIntervalMs: 5 * 60_000,
     shutdownSnapshotTimeoutMs: 30_000,
     compactionIntervalMs: 5000,
-    snapshotCompression: 'zstd',
+    snapshotCompression: 'snappy',
     storageBackend: 'local',
     s3Bucket: '',
     s3Prefix: '',
