@@ -36,8 +36,14 @@ export function checkColumns(ds: Dataset, columns: string[] | undefined): string
   return columns;
 }
 
-function project(batch: RecordBatch, columns: string[] | undefined): RecordBatch {
-  return columns ? batch.select(columns) : batch;
+/** The requested columns, in the requested order (RecordBatch.select keeps schema order). */
+function project(batch: RecordBatch, columns: string[] | undefined, outSchema: Schema): RecordBatch {
+  if (!columns) return batch;
+  return batchOf(
+    outSchema,
+    batch.numRows,
+    columns.map((c) => batch.getChild(c)!.data[0]!),
+  );
 }
 
 /** Streams a scan. */
@@ -84,7 +90,7 @@ export async function streamScan(
     }
     if (out.numRows > remaining) out = out.slice(0, remaining);
     remaining -= out.numRows;
-    await writer.write(project(out, columns));
+    await writer.write(project(out, columns, outSchema));
   }
 }
 

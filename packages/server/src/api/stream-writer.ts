@@ -60,7 +60,12 @@ export class BatchStreamWriter {
 
   private async send(msg: FlightData): Promise<void> {
     if (this.cancelled) return;
-    if (!this.call.write(msg))
-      await Promise.race([once(this.call, 'drain'), once(this.call, 'cancelled'), once(this.call, 'close')]);
+    if (this.call.write(msg)) return;
+    // Wait for drain, or for the call to go away; the listeners of the events that did not
+    // fire are removed (a long stream would otherwise pile them up).
+    const done = new AbortController();
+    const wait = (event: string) => once(this.call, event, { signal: done.signal }).catch(() => {});
+    await Promise.race([wait('drain'), wait('cancelled'), wait('close')]);
+    done.abort();
   }
 }

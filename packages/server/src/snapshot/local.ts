@@ -7,7 +7,13 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { type LocalCopy, SNAPSHOT_SUFFIX, type SnapshotBackend, snapshotFileName } from './backend.ts';
+import {
+  fileNameOf,
+  type LocalCopy,
+  SNAPSHOT_SUFFIX,
+  type SnapshotBackend,
+  type SnapshotFile,
+} from './backend.ts';
 
 const TEMP_RE = /^\..+\.parquet\.tmp$/;
 
@@ -20,14 +26,14 @@ export class LocalSnapshotBackend implements SnapshotBackend {
     this.dir = dir;
   }
 
-  locationOf(dataset: string): string {
-    return path.join(this.dir, snapshotFileName(dataset));
+  locationOf(dataset: string, file: SnapshotFile = 'snapshot'): string {
+    return path.join(this.dir, fileNameOf(dataset, file));
   }
 
-  async put(dataset: string, bytes: Uint8Array): Promise<void> {
+  async put(dataset: string, bytes: Uint8Array, file: SnapshotFile = 'snapshot'): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true });
-    const final = this.locationOf(dataset);
-    const temp = path.join(this.dir, `.${snapshotFileName(dataset)}.tmp`);
+    const final = this.locationOf(dataset, file);
+    const temp = path.join(this.dir, `.${fileNameOf(dataset, file)}.tmp`);
     const fh = await fs.open(temp, 'w', 0o644);
     try {
       await fh.writeFile(bytes);
@@ -39,9 +45,9 @@ export class LocalSnapshotBackend implements SnapshotBackend {
     await syncDir(this.dir);
   }
 
-  async get(dataset: string): Promise<Uint8Array | undefined> {
+  async get(dataset: string, file: SnapshotFile = 'snapshot'): Promise<Uint8Array | undefined> {
     try {
-      return await fs.readFile(this.locationOf(dataset));
+      return await fs.readFile(this.locationOf(dataset, file));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
@@ -64,8 +70,8 @@ export class LocalSnapshotBackend implements SnapshotBackend {
       .sort();
   }
 
-  async delete(dataset: string): Promise<void> {
-    await fs.rm(this.locationOf(dataset), { force: true });
+  async delete(dataset: string, file: SnapshotFile = 'snapshot'): Promise<void> {
+    await fs.rm(this.locationOf(dataset, file), { force: true });
     await syncDir(this.dir).catch(() => {});
   }
 

@@ -19,7 +19,13 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { type LocalCopy, SNAPSHOT_SUFFIX, type SnapshotBackend, snapshotFileName } from './backend.ts';
+import {
+  fileNameOf,
+  type LocalCopy,
+  SNAPSHOT_SUFFIX,
+  type SnapshotBackend,
+  type SnapshotFile,
+} from './backend.ts';
 
 /** S3 settings (from NodeConfig). */
 export interface S3Settings {
@@ -54,30 +60,30 @@ export class S3SnapshotBackend implements SnapshotBackend {
     this.keyPrefix = prefix ? `${prefix}/snapshots/` : 'snapshots/';
   }
 
-  private keyOf(dataset: string): string {
-    return this.keyPrefix + snapshotFileName(dataset);
+  private keyOf(dataset: string, file: SnapshotFile = 'snapshot'): string {
+    return this.keyPrefix + fileNameOf(dataset, file);
   }
 
-  locationOf(dataset: string): string {
-    return `s3://${this.bucket}/${this.keyOf(dataset)}`;
+  locationOf(dataset: string, file: SnapshotFile = 'snapshot'): string {
+    return `s3://${this.bucket}/${this.keyOf(dataset, file)}`;
   }
 
-  async put(dataset: string, bytes: Uint8Array): Promise<void> {
+  async put(dataset: string, bytes: Uint8Array, file: SnapshotFile = 'snapshot'): Promise<void> {
     await this.client.send(
       new PutObjectCommand({
         Bucket: this.bucket,
-        Key: this.keyOf(dataset),
+        Key: this.keyOf(dataset, file),
         Body: bytes,
         ContentLength: bytes.byteLength,
-        ContentType: 'application/vnd.apache.parquet',
+        ContentType: file === 'index' ? 'application/octet-stream' : 'application/vnd.apache.parquet',
       }),
     );
   }
 
-  async get(dataset: string): Promise<Uint8Array | undefined> {
+  async get(dataset: string, file: SnapshotFile = 'snapshot'): Promise<Uint8Array | undefined> {
     try {
       const out = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(dataset) }),
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(dataset, file) }),
       );
       return out.Body ? await out.Body.transformToByteArray() : new Uint8Array(0);
     } catch (err) {
@@ -103,8 +109,8 @@ export class S3SnapshotBackend implements SnapshotBackend {
     return names.sort();
   }
 
-  async delete(dataset: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(dataset) }));
+  async delete(dataset: string, file: SnapshotFile = 'snapshot'): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(dataset, file) }));
   }
 
   /** Downloads the snapshot into a temporary file (DuckDB reads local files only here). */

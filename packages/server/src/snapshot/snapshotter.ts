@@ -24,6 +24,8 @@
  * Start-up ({@link recoverSnapshots}) loads every snapshot and returns each dataset's
  * covered LSN; the WAL replay then skips that dataset's entries up to it.
  */
+import os from 'node:os';
+import path from 'node:path';
 import zlib from 'node:zlib';
 import type { RecordBatch } from 'apache-arrow';
 import type { Logger } from 'pino';
@@ -295,6 +297,7 @@ export class Snapshotter {
       if (this.store.get(name) && !c) continue; // recreated after a drop; written next round
       try {
         await this.opts.backend.delete(name);
+        await this.opts.backend.delete(name, 'index');
         this.files.delete(name);
         this.covered.delete(name);
         dropped.push(name);
@@ -352,6 +355,38 @@ export class Snapshotter {
     this.retryTimer.unref();
   }
 
+  /**
+   * Saves the dataset's index beside its snapshot, so a restart loads the graphs instead of
+   * rebuilding them. Only when the capture had no tombstones: the snapshot holds live rows
+   * only, so row ordinals (the graphs' labels) survive a restart exactly when no row was
+   * dropped from it. Otherwise any older index file is removed. A failure here costs only a
+   * rebuild at the next start, so it is logged, not fatal to the snapshot.
+   */
+  private async saveIndex(c: Captured, lsn: bigint): Promise<void> {
+    const name = c.ds.name;
+    try {
+      const clean = c.batches.every((b) => !b.deleted?.includes(1));
+      if (!clean || !c.ds.index || this.store.get(name) !== c.ds) {
+        await this.opts.backend.delete(name, 'index');
+        return;
+      }
+      const started = performance.now();
+      const blob = await c.ds.index.serialize(path.join(os.tmpdir(), 'longbow-index'), lsn);
+      await this.opts.backend.put(name, blob, 'index');
+      this.opts.log.info(
+        {
+          dataset: name,
+          lsn: Number(lsn),
+          bytes: blob.byteLength,
+          seconds: (performance.now() - started) / 1000,
+        },
+        'index saved',
+      );
+    } catch (err) {
+      this.opts.log.warn({ err, dataset: name }, 'index not saved; a restart will rebuild it');
+    }
+  }
+
   private async write(c: Captured, lsn: bigint): Promise<DatasetSnapshotResult> {
     const started = performance.now();
     const name = c.ds.name;
@@ -360,6 +395,7 @@ export class Snapshotter {
     try {
       const bytes = await encodeSnapshot(c, lsn, this.opts.compression);
       await this.opts.backend.put(name, bytes.file);
+      await this.saveIndex(c, lsn);
       this.files.add(name);
       this.covered.set(name, { ds: c.ds, lsn });
       const seconds = (performance.now() - started) / 1000;
@@ -469,10 +505,22 @@ export async function recoverSnapshots(
     const expected = decoded.keyValues.get(CHECKSUM_KEY);
     if (expected !== checksum.toString())
       throw new SnapshotCorruptError(file, `content checksum ${checksum} does not match ${expected}`);
-    const ds = store.restore(header.def, batches, header.lsn);
+    const savedIndex = await backend.get(name, 'index').catch((err: Error) => {
+      log.warn({ err, dataset: name }, 'saved index unreadable; rebuilding the index');
+      return undefined;
+    });
+    const { ds, index, reason } = await store.restore(header.def, batches, header.lsn, savedIndex);
     recovered.set(name, { ds, lsn: header.lsn });
+    if (reason) log.warn({ dataset: name, reason }, 'saved index not used; rebuilding the index');
     log.info(
-      { dataset: name, rows, lsn: Number(header.lsn), seconds: (performance.now() - started) / 1000, file },
+      {
+        dataset: name,
+        rows,
+        lsn: Number(header.lsn),
+        index,
+        seconds: (performance.now() - started) / 1000,
+        file,
+      },
       'snapshot loaded',
     );
   }

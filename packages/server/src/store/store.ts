@@ -7,11 +7,14 @@
  * `onDurable` callback calls `applyPut`, in LSN order, before the client is acknowledged.
  * Replay calls `applyEntry` for every logged entry, in the same order.
  */
+import os from 'node:os';
+import path from 'node:path';
 import type { RecordBatch } from 'apache-arrow';
 import type { NodeConfig } from '../config.ts';
 import { ErrorCode, LongbowError } from '../errors.ts';
 import type { IndexPool } from '../index/index-pool.ts';
-import { ShardedIndex } from '../index/sharded-index.ts';
+import { SavedIndexError } from '../index/saved-index.ts';
+import { ShardedIndex, type ShardedIndexParams } from '../index/sharded-index.ts';
 import { type WalEntry, WalOp } from '../wal/entry.ts';
 import { Dataset, type IdKey } from './dataset.ts';
 import { decodeBatchRecord, decodeDeleteRecord } from './records.ts';
@@ -136,20 +139,46 @@ export class Store {
   /**
    * Installs a dataset loaded from a snapshot (start-up, before WAL replay): `batches` are
    * in `def.schema` (created_at included) and hold live rows only; `lsn` is the LSN the
-   * snapshot covers. Replaces any dataset of that name.
+   * snapshot covers. Replaces any dataset of that name. With `savedIndex` (the index file
+   * saved beside the snapshot) the graphs are loaded instead of rebuilt when the file
+   * matches the dataset's index settings and `lsn`; otherwise — or when it is damaged — the
+   * index is rebuilt from the rows and `reason` says why.
    */
-  restore(def: DatasetDefinition, batches: RecordBatch[], lsn: bigint): Dataset {
+  async restore(
+    def: DatasetDefinition,
+    batches: RecordBatch[],
+    lsn: bigint,
+    savedIndex?: Uint8Array,
+  ): Promise<{ ds: Dataset; index: 'loaded' | 'rebuilt'; reason?: string }> {
     this.applyDrop(def.name);
     this.definitions.set(def.name, def);
     const ds = new Dataset(def);
     this.datasets.set(def.name, ds);
-    this.attachIndex(ds);
-    for (const batch of batches) {
-      const { firstRow } = ds.append(batch, lsn, 0);
-      ds.index?.add(firstRow, batch.numRows, ds.batches.at(-1)!.vectors.slice());
-    }
+    for (const batch of batches) ds.append(batch, lsn, 0);
     ds.lastLsn = lsn;
-    return ds;
+    let reason: string | undefined;
+    if (savedIndex) {
+      try {
+        ds.index = await ShardedIndex.deserialize(
+          this.pool,
+          this.indexParams(ds),
+          savedIndex,
+          lsn,
+          path.join(os.tmpdir(), 'longbow-index'),
+          (from, to) => ds.liveRows(from, to),
+          (shard, phase) => this.onIndexEvent(ds.name, shard, phase),
+        );
+      } catch (err) {
+        if (!(err instanceof SavedIndexError)) throw err;
+        reason = err.message;
+      }
+    }
+    const loaded = ds.index !== undefined;
+    if (!loaded) this.attachIndex(ds);
+    // A loaded graph skips the rows it holds and indexes the rest (rows queued when saved).
+    for (const stored of ds.batches)
+      ds.index!.add(stored.firstRow, stored.batch.numRows, stored.vectors.slice());
+    return { ds, index: loaded ? 'loaded' : 'rebuilt', reason };
   }
 
   /** Applies one replayed WAL entry. */
@@ -167,19 +196,24 @@ export class Store {
     }
   }
 
-  private attachIndex(ds: Dataset): void {
+  /** The index settings of a dataset: its schema metadata over the node's defaults. */
+  private indexParams(ds: Dataset): ShardedIndexParams {
     const o = ds.def.index;
+    return {
+      metric: ds.def.metric,
+      dim: ds.def.dim,
+      m: o.m ?? this.config.hnswM,
+      efConstruction: o.efConstruction ?? this.config.hnswEfConstruction,
+      shardRows: o.shardRows ?? this.config.indexShardRows,
+      vacuumRatio: o.vacuumRatio ?? this.config.indexVacuumRatio,
+      vacuumMinRows: VACUUM_MIN_ROWS,
+    };
+  }
+
+  private attachIndex(ds: Dataset): void {
     ds.index = new ShardedIndex(
       this.pool,
-      {
-        metric: ds.def.metric,
-        dim: ds.def.dim,
-        m: o.m ?? this.config.hnswM,
-        efConstruction: o.efConstruction ?? this.config.hnswEfConstruction,
-        shardRows: o.shardRows ?? this.config.indexShardRows,
-        vacuumRatio: o.vacuumRatio ?? this.config.indexVacuumRatio,
-        vacuumMinRows: VACUUM_MIN_ROWS,
-      },
+      this.indexParams(ds),
       (from, to) => ds.liveRows(from, to),
       (shard, phase) => this.onIndexEvent(ds.name, shard, phase),
     );

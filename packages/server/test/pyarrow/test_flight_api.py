@@ -111,6 +111,8 @@ def test_scan_filters_columns_and_limit(client):
     assert sorted(t.column("id").to_pylist()) == [1, 2, 98, 99]
     t = scan(client, "filtered", columns=["id", "category"], limit=7)
     assert t.schema.names == ["id", "category"] and t.num_rows == 7
+    t = scan(client, "filtered", columns=["category", "id"], filters=[{"field": "id", "op": "<", "value": 4}])
+    assert t.schema.names == ["category", "id"] and t.column("id").to_pylist() == [0, 1, 2, 3]
     res = search(client, "filtered", vector=vecs[0].tolist(), k=5, filters=[{"field": "category", "op": "=", "value": "c"}])
     assert res.num_rows == 5 and all(i % 3 == 2 for i in res.column("id").to_pylist())
 
