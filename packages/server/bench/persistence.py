@@ -1,7 +1,7 @@
 """Persistence benchmark on glove100 (331,479 x 100, cosine): snapshot write time and size,
 the event loop's responsiveness while a snapshot is written, and restart time from the
-snapshot without a saved index (ready = snapshot loaded and WAL replayed; caught up = the
-HNSW index rebuilt from the loaded rows).
+snapshot with the index saved beside it and without it (ready = snapshot loaded and WAL
+replayed; caught up = the HNSW graphs loaded, or rebuilt from the loaded rows).
 
     .venv/bin/python packages/server/bench/persistence.py [--compression zstd|snappy|none] [--limit N]
 
@@ -108,18 +108,32 @@ def main() -> None:
     node.stop()
     stop_s = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    node.start()
-    ready_s = time.perf_counter() - t0
-    meta = flight.connect(node.meta_uri)
-    caught_up_s = ready_s + wait_caught_up(meta, "glove100")
-    client = flight.connect(node.data_uri)
-    hits_after = search(client, "glove100", vector=queries[0].tolist(), k=10).column("id").to_pylist()
-    loaded = [l for l in node.log_lines() if l.get("msg") == "snapshot loaded"][-1]
-    replayed = [l for l in node.log_lines() if l.get("msg") == "WAL replayed"][-1]
-    client.close()
-    meta.close()
-    node.stop()
+    def restart() -> dict:
+        t0 = time.perf_counter()
+        node.start()
+        ready = time.perf_counter() - t0
+        m = flight.connect(node.meta_uri)
+        caught_up = ready + wait_caught_up(m, "glove100")
+        c = flight.connect(node.data_uri)
+        hits = search(c, "glove100", vector=queries[0].tolist(), k=10).column("id").to_pylist()
+        loaded = [l for l in node.log_lines() if l.get("msg") == "snapshot loaded"][-1]
+        replayed = [l for l in node.log_lines() if l.get("msg") == "WAL replayed"][-1]
+        c.close()
+        m.close()
+        node.stop()
+        return {
+            "index": loaded.get("index"),
+            "ready_seconds": round(ready, 2),
+            "snapshot_load_seconds": round(loaded["seconds"], 2),
+            "wal_entries_replayed": replayed["entries"],
+            "index_caught_up_seconds": round(caught_up, 2),
+            "same_top10": len(set(hits_before) & set(hits)),
+        }
+
+    saved = [l for l in node.log_lines() if l.get("msg") == "index saved"]
+    with_index = restart()
+    (root / "data" / "snapshots" / "glove100.hnsw").unlink(missing_ok=True)
+    without_index = restart()
 
     result = {
         "rows": len(base),
@@ -138,11 +152,9 @@ def main() -> None:
             "probes_during_snapshot": len(during),
         },
         "shutdown_seconds": round(stop_s, 2),
-        "restart_ready_seconds": round(ready_s, 2),
-        "restart_snapshot_load_seconds": round(loaded["seconds"], 2),
-        "restart_wal_entries_replayed": replayed["entries"],
-        "restart_index_caught_up_seconds": round(caught_up_s, 2),
-        "same_top10_after_restart": len(set(hits_before) & set(hits_after)),
+        "index_saved": {"bytes": saved[-1]["bytes"], "seconds": round(saved[-1]["seconds"], 2)} if saved else None,
+        "restart_with_saved_index": with_index,
+        "restart_without_saved_index": without_index,
     }
     out = REPO / ".bench" / f"persistence-{args.compression}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(exist_ok=True)

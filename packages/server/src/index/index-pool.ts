@@ -264,7 +264,10 @@ export class IndexHandle {
     return res.labelsEnd;
   }
 
-  /** @internal labels below `labelsEnd` came from a saved graph. */
+  /**
+   * @internal labels below `labelsEnd` are accounted for already: they came from a saved
+   * graph, or lie below the shard's range.
+   */
   markLoaded(labelsEnd: number): void {
     this.sentCount = labelsEnd;
     this.indexedCount = labelsEnd;

@@ -81,8 +81,15 @@ export class ShardedIndex {
     this.onVacuum = onVacuum;
   }
 
-  private newHandle(): IndexHandle {
-    return this.pool.create(this.params, () => this.onLost());
+  /** A new graph for the shard whose labels start at `base`. */
+  private newHandle(base: number): IndexHandle {
+    const handle = this.pool.create(this.params, () => this.onLost());
+    handle.markLoaded(base); // labels below the shard's range are not this graph's
+    return handle;
+  }
+
+  private baseOf(shard: number): number {
+    return shard * this.params.shardRows;
   }
 
   private shardFor(label: number): Shard {
@@ -90,7 +97,7 @@ export class ShardedIndex {
     while (this.shards.length <= i) {
       this.shards.push({
         index: this.shards.length,
-        current: this.newHandle(),
+        current: this.newHandle(this.baseOf(this.shards.length)),
         next: undefined,
         rows: 0,
         deleted: 0,
@@ -148,7 +155,7 @@ export class ShardedIndex {
     if (shard.rows < vacuumMinRows || shard.deleted / shard.rows < vacuumRatio) return;
     const from = shard.index * this.params.shardRows;
     const to = from + this.params.shardRows;
-    const next = this.newHandle();
+    const next = this.newHandle(from);
     shard.next = next;
     this.onVacuum(shard.index, 'start');
     this.fill(next, from, to);
@@ -308,7 +315,7 @@ export class ShardedIndex {
         shard.next?.drop();
         shard.next = undefined;
         shard.current.drop();
-        shard.current = this.newHandle();
+        shard.current = this.newHandle(this.baseOf(shard.index));
         shard.deleted = 0;
         shard.loadedEnd = 0;
         const from = shard.index * this.params.shardRows;

@@ -52,7 +52,11 @@ describe('ShardedIndex', () => {
     );
     idx.add(0, 1500, data.slice(0, 1500 * DIM));
     idx.add(1500, 2000, data.slice(1500 * DIM));
+    // Regression: a shard's queue depth counted the labels below its range as queued.
+    const queued = idx.stats().queueDepth;
+    assert.ok(queued > 0 && queued <= N, `queue depth ${queued} of ${N} rows`);
     await idx.whenCaughtUp();
+    assert.equal(idx.stats().queueDepth, 0);
     assert.equal(idx.stats().shards, 4);
     assert.equal(idx.stats().indexed, N);
     for (const probe of [5, 1999, 3400]) {
