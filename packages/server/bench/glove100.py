@@ -126,6 +126,24 @@ def recall_at_10(found: list[list[int]], truth: np.ndarray) -> float:
     return hits / (len(found) * 10)
 
 
+def exchange_batches(client, queries: np.ndarray, truth: np.ndarray, ef: int, batch_size: int) -> dict:
+    """Batch search the fast way: binary queries over one DoExchange stream."""
+    command = json.dumps({"search": {"dataset": "glove100", "k": 10, "ef": ef}}).encode()
+    t0 = time.perf_counter()
+    writer, reader = client.do_exchange(flight.FlightDescriptor.for_command(command))
+    writer.begin(pa.schema([pa.field("vector", pa.list_(pa.float32(), queries.shape[1]))]))
+    found: list[list[int]] = [[] for _ in range(len(queries))]
+    for i in range(0, len(queries), batch_size):
+        writer.write_batch(pa.record_batch([vector_array(queries[i : i + batch_size])], names=["vector"]))
+        chunk = reader.read_chunk().data
+        for q, hit in zip(chunk.column("query").to_pylist(), chunk.column("id").to_pylist()):
+            found[q].append(hit)
+    writer.done_writing()
+    writer.close()
+    seconds = time.perf_counter() - t0
+    return {"ef": ef, "recall_at_10": recall_at_10(found, truth), "qps": len(queries) / seconds}
+
+
 def run_queries(client, queries: np.ndarray, truth: np.ndarray, ef: int, batch_size: int) -> dict:
     found, latencies = [], []
     t0 = time.perf_counter()
@@ -139,26 +157,14 @@ def run_queries(client, queries: np.ndarray, truth: np.ndarray, ef: int, batch_s
     for i in range(0, len(queries), batch_size):
         search(client, "glove100", vectors=queries[i : i + batch_size].tolist(), k=10, ef=ef)
     batch_json_s = time.perf_counter() - t0
-    # Batch search the fast way: binary queries over one DoExchange stream.
-    command = json.dumps({"search": {"dataset": "glove100", "k": 10, "ef": ef}}).encode()
-    t0 = time.perf_counter()
-    writer, reader = client.do_exchange(flight.FlightDescriptor.for_command(command))
-    writer.begin(pa.schema([pa.field("vector", pa.list_(pa.float32(), queries.shape[1]))]))
-    answered = 0
-    for i in range(0, len(queries), batch_size):
-        writer.write_batch(pa.record_batch([vector_array(queries[i : i + batch_size])], names=["vector"]))
-        answered = max(answered, reader.read_chunk().data.column("query")[-1].as_py() + 1)
-    writer.done_writing()
-    writer.close()
-    batch_s = time.perf_counter() - t0
-    assert answered == len(queries)
+    batch = exchange_batches(client, queries, truth, ef, batch_size)
     return {
         "ef": ef,
         "recall_at_10": recall_at_10(found, truth),
         "qps_single": len(queries) / single_s,
         "p50_ms": percentile(latencies, 50) * 1e3,
         "p99_ms": percentile(latencies, 99) * 1e3,
-        "qps_batch": len(queries) / batch_s,
+        "qps_batch": batch["qps"],
         "qps_batch_json": len(queries) / batch_json_s,
     }
 
@@ -285,6 +291,11 @@ def main() -> int:
             single_shard = wait_indexed(client, node.meta_uri)
             single_shard["seconds_from_start"] = time.perf_counter() - t1
             print(f"  one shard: indexed {single_shard['seconds_from_start']:.1f} s after the first batch (auto-sharding: {indexing['seconds_from_start']:.1f} s, {indexing['shards']} shards)", flush=True)
+            single_shard["sweep"] = []
+            for ef in [int(x) for x in args.ef.split(",")]:
+                r = exchange_batches(client, queries, truth, ef, args.batch_queries)
+                single_shard["sweep"].append(r)
+                print(f"  one shard ef={ef:4d} recall@10={r['recall_at_10']:.4f} batch_qps={r['qps']:.1f}", flush=True)
         client.close()
     finally:
         node.stop()
@@ -296,8 +307,12 @@ def main() -> int:
             server = next(r for r in sweep if r["ef"] == b["ef"])
             b["server_batch_qps_ratio"] = server["qps_batch"] / b["qps"]
             b["server_single_qps_ratio"] = server["qps_single"] / b["qps"]
+            one = next((r for r in (single_shard or {}).get("sweep", []) if r["ef"] == b["ef"]), None)
+            if one:
+                b["one_shard_batch_qps_ratio"] = one["qps"] / b["qps"]
             print(
-                f"  ef={b['ef']:4d} bare recall@10={b['recall_at_10']:.4f} qps={b['qps']:7.1f}  server/bare: batch {b['server_batch_qps_ratio']:.2f}, single {b['server_single_qps_ratio']:.2f}",
+                f"  ef={b['ef']:4d} bare recall@10={b['recall_at_10']:.4f} qps={b['qps']:7.1f}  server/bare: batch {b['server_batch_qps_ratio']:.2f}"
+                f" (one shard {b.get('one_shard_batch_qps_ratio', float('nan')):.2f}), single {b['server_single_qps_ratio']:.2f}",
                 flush=True,
             )
         print(f"  bare build (one thread): {bare['build_seconds']:.1f} s", flush=True)
