@@ -172,7 +172,8 @@ function insertSome(s: IndexState, maxRows: number): void {
       continue;
     }
     if (s.graphCount >= s.capacity) {
-      s.capacity *= 2;
+      // Never resize to 0: realloc(p, 0) frees p and hnswlib then reports failure.
+      s.capacity = Math.max(INITIAL_CAPACITY, s.capacity * 2);
       s.hnsw.resizeIndex(s.capacity);
     }
     const v = chunk.vectors.subarray(row * s.dim, (row + 1) * s.dim);

@@ -45,6 +45,13 @@ interface Shard {
   deleted: number;
   /** Labels below this came from a saved graph: adding them again is skipped. */
   loadedEnd: number;
+  /**
+   * For a shard loaded from a saved graph: a second graph for its labels at or past
+   * `loadedEnd`. Loaded graphs are never inserted into — growing one read back by
+   * hnswlib-node 3.0 corrupted the heap (seen as "double free or corruption") — so rows
+   * the saved graph did not hold go here, and searches merge both.
+   */
+  extra: IndexHandle | undefined;
 }
 
 /** Statistics of an index, summed over shards. */
@@ -88,6 +95,18 @@ export class ShardedIndex {
     return handle;
   }
 
+  /** Where new rows of a shard go: its graph, or the extra graph of a loaded shard. */
+  private writableGraph(shard: Shard): IndexHandle {
+    if (shard.loadedEnd <= this.baseOf(shard.index)) return shard.current;
+    shard.extra ??= this.newHandle(shard.loadedEnd);
+    return shard.extra;
+  }
+
+  /** Every graph searches go to. */
+  private graphs(): IndexHandle[] {
+    return this.shards.flatMap((s) => (s.extra ? [s.current, s.extra] : [s.current]));
+  }
+
   private baseOf(shard: number): number {
     return shard * this.params.shardRows;
   }
@@ -102,6 +121,7 @@ export class ShardedIndex {
         rows: 0,
         deleted: 0,
         loadedEnd: 0,
+        extra: undefined,
       });
     }
     return this.shards[i]!;
@@ -124,7 +144,7 @@ export class ShardedIndex {
       const end = Math.min(count, (shard.index + 1) * this.params.shardRows - firstLabel);
       const part = done === 0 && end === count ? vectors : vectors.slice(done * dim, end * dim);
       if (shard.next) shard.next.add(label, end - done, part.slice());
-      shard.current.add(label, end - done, part);
+      this.writableGraph(shard).add(label, end - done, part);
       shard.rows += end - done;
       done = end;
     }
@@ -142,7 +162,12 @@ export class ShardedIndex {
       else byShard.set(shard, [label]);
     }
     for (const [shard, list] of byShard) {
-      shard.current.delete(list);
+      if (shard.extra) {
+        shard.current.delete(list.filter((l) => l < shard.loadedEnd));
+        shard.extra.delete(list.filter((l) => l >= shard.loadedEnd));
+      } else {
+        shard.current.delete(list);
+      }
       shard.next?.delete(list);
       shard.deleted += list.length;
       this.maybeVacuum(shard);
@@ -162,6 +187,9 @@ export class ShardedIndex {
     next.whenCaughtUp().then(() => {
       if (shard.next !== next || this.dropped) return;
       const old = shard.current;
+      shard.extra?.drop();
+      shard.extra = undefined;
+      shard.loadedEnd = 0;
       shard.current = next;
       shard.next = undefined;
       shard.deleted = 0;
@@ -183,7 +211,7 @@ export class ShardedIndex {
     allowed?: Uint8Array,
   ): Promise<QueryHits[]> {
     const perShard = await Promise.all(
-      this.shards.map((s) => s.current.search(queries, queryCount, k, ef, allowed)),
+      this.graphs().map((g) => g.search(queries, queryCount, k, ef, allowed)),
     );
     if (perShard.length === 1) return perShard[0]!;
     const out: QueryHits[] = [];
@@ -201,7 +229,7 @@ export class ShardedIndex {
 
   /** Resolves once every row sent so far is in a graph. */
   async whenCaughtUp(): Promise<void> {
-    await Promise.all(this.shards.map((s) => s.current.whenCaughtUp()));
+    await Promise.all(this.graphs().map((g) => g.whenCaughtUp()));
   }
 
   /** Figures summed over shards. */
@@ -211,10 +239,13 @@ export class ShardedIndex {
     let tombstones = 0;
     let caughtUp = true;
     for (const s of this.shards) {
-      indexed += Math.max(0, s.current.indexed - s.index * this.params.shardRows);
-      queueDepth += s.current.queueDepth;
-      tombstones += s.current.tombstones;
-      caughtUp &&= s.current.isCaughtUp();
+      const top = s.extra ?? s.current; // labels are processed in order: the last graph knows how far
+      indexed += Math.max(0, top.indexed - s.index * this.params.shardRows);
+      for (const g of s.extra ? [s.current, s.extra] : [s.current]) {
+        queueDepth += g.queueDepth;
+        tombstones += g.tombstones;
+        caughtUp &&= g.isCaughtUp();
+      }
     }
     return { shards: this.shards.length, indexed, queueDepth, tombstones, vacuums: this.vacuums, caughtUp };
   }
@@ -226,6 +257,13 @@ export class ShardedIndex {
   async serialize(tmpDir: string, lsn: bigint): Promise<Buffer> {
     await fs.mkdir(tmpDir, { recursive: true });
     const shards: { labelsEnd: number; graph: Uint8Array }[] = [];
+    if (this.shards.some((s) => s.extra)) {
+      // One graph per shard in the container: a loaded shard that grew has two until a
+      // vacuum or restart rebuilds it.
+      throw new SavedIndexError(
+        'a shard loaded from a saved index has grown since; not saved (rebuilt at the next start)',
+      );
+    }
     for (const shard of this.shards) {
       const file = path.join(tmpDir, `shard-${shard.index}-${process.pid}-${Date.now()}.hnsw`);
       try {
@@ -272,6 +310,11 @@ export class ShardedIndex {
         await fs.writeFile(file, graph);
         try {
           const labelsEnd = header.shards[i]!.labelsEnd;
+          if (labelsEnd <= i * params.shardRows) {
+            // An empty graph (saved before the shard indexed anything): start a fresh one.
+            index.shardFor(i * params.shardRows);
+            continue;
+          }
           const handle = await pool.createFromFile(params, file, labelsEnd, () => index.onLost());
           index.shards.push({
             index: i,
@@ -280,6 +323,7 @@ export class ShardedIndex {
             rows: Math.max(0, labelsEnd - i * params.shardRows),
             deleted: 0,
             loadedEnd: labelsEnd,
+            extra: undefined,
           });
         } finally {
           await fs.rm(file, { force: true });
@@ -300,6 +344,7 @@ export class ShardedIndex {
     for (const s of this.shards) {
       s.current.drop();
       s.next?.drop();
+      s.extra?.drop();
     }
   }
 
@@ -315,6 +360,8 @@ export class ShardedIndex {
         shard.next?.drop();
         shard.next = undefined;
         shard.current.drop();
+        shard.extra?.drop();
+        shard.extra = undefined;
         shard.current = this.newHandle(this.baseOf(shard.index));
         shard.deleted = 0;
         shard.loadedEnd = 0;

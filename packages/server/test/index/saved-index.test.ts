@@ -33,26 +33,45 @@ const tmp = path.join(os.tmpdir(), `longbow-saved-${process.pid}`);
 describe('saved index', () => {
   it('round-trips every shard and answers the same searches; later rows are added, earlier ones skipped', async () => {
     const original = new ShardedIndex(pool, params, liveRows);
-    original.add(0, 2000, data.slice(0, 2000 * DIM));
+    original.add(0, 1500, data.slice(0, 1500 * DIM)); // shard 1 half full when saved
     await original.whenCaughtUp();
-    original.delete([3, 1500]);
+    original.delete([3, 1200]);
     const blob = await original.serialize(tmp, 42n);
     const loaded = await ShardedIndex.deserialize(pool, params, blob, 42n, tmp, liveRows);
     assert.equal(loaded.stats().shards, 2);
-    // Replay after a restart re-adds every row; the loaded graphs keep theirs and take the rest.
+    // Replay after a restart re-adds every row: the loaded graphs keep theirs; rows they did
+    // not hold (shard 1's second half, shard 2) are indexed beside them.
     loaded.add(0, N, data.slice());
-    original.add(2000, N - 2000, data.slice(2000 * DIM));
-    loaded.delete([3, 1500]);
+    original.add(1500, N - 1500, data.slice(1500 * DIM));
+    loaded.delete([3, 1200, 1500]);
+    original.delete([1500]);
     await Promise.all([original.whenCaughtUp(), loaded.whenCaughtUp()]);
     assert.equal(loaded.stats().indexed, N);
-    for (const probe of [3, 10, 1500, 1999, 2500]) {
+    for (const probe of [3, 10, 1200, 1500, 1700, 1999, 2500]) {
       const q = data.slice(probe * DIM, (probe + 1) * DIM);
       const [a] = await original.search(q, 1, 10, 200);
       const [b] = await loaded.search(q, 1, 10, 200);
       assert.deepEqual([...b!.labels], [...a!.labels], `probe ${probe}`);
-      assert.ok(![...b!.labels].includes(3) && ![...b!.labels].includes(1500));
+      assert.ok(![3, 1200, 1500].some((l) => [...b!.labels].includes(l)));
     }
+    await assert.rejects(loaded.serialize(tmp, 43n), /has grown since/);
     original.drop();
+    loaded.drop();
+  });
+
+  it('loads graphs saved before indexing caught up, empty ones included, and completes them', async () => {
+    const idx = new ShardedIndex(pool, params, liveRows);
+    idx.add(0, N, data.slice());
+    const blob = await idx.serialize(tmp, 5n); // right away: shards partly built or empty
+    idx.drop();
+    const loaded = await ShardedIndex.deserialize(pool, params, blob, 5n, tmp, liveRows);
+    loaded.add(0, N, data.slice());
+    await loaded.whenCaughtUp();
+    assert.equal(loaded.stats().indexed, N);
+    for (const probe of [0, 999, 1000, 2599]) {
+      const [hits] = await loaded.search(data.slice(probe * DIM, (probe + 1) * DIM), 1, 1, 200);
+      assert.equal(hits!.labels[0], probe);
+    }
     loaded.drop();
   });
 
