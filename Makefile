@@ -61,12 +61,19 @@ test-pyarrow: setup
 # gossip on loopback in both routing modes, SIGKILL and restart; the partition test puts
 # nodes in network namespaces, so it needs root and `ip` (iproute2).
 test-cluster: setup
-	node --test --test-reporter=spec --test-concurrency=1 e2e/cluster/routing.e2e.ts e2e/cluster/failover.e2e.ts e2e/cluster/netns.e2e.ts
+	node --test --test-reporter=spec --test-concurrency=1 e2e/cluster/routing.e2e.ts e2e/cluster/failover.e2e.ts e2e/cluster/netns.e2e.ts packages/cluster/e2e/netns.e2e.ts
 
 test: typecheck lint test-unit test-pyarrow test-cluster test-operator e2e-operator
 
 bench: setup
 	$(PY) packages/server/bench/glove100.py
+
+## The other benchmarks: snapshots and restart (glove100), and the gossip simulation/ring.
+bench-persistence: setup
+	$(PY) packages/server/bench/persistence.py
+
+bench-cluster: setup
+	npm run bench -w packages/cluster
 
 clean:
 	rm -rf node_modules $(VENV) data snapshots .bench
