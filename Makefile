@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 LONGBOW_DATASETS ?= $(abspath $(ROOT)/../shared/datasets)
 export LONGBOW_DATASETS
 
-.PHONY: help setup minio run test test-unit test-pyarrow test-cluster test-operator e2e-operator chart-lint manifests images kind-up kind-e2e kind-down lint typecheck bench clean
+.PHONY: help setup minio run test bench-persistence bench-cluster test-unit test-pyarrow test-cluster test-operator e2e-operator chart-lint manifests images kind-up kind-e2e kind-down lint typecheck bench clean
 
 help:
 	@echo "make run     start one node with local storage in ./data (ports 3000/3001/9090)"
