@@ -61,6 +61,7 @@ test-pyarrow: setup
 # gossip on loopback in both routing modes, SIGKILL and restart; the partition test puts
 # nodes in network namespaces, so it needs root and `ip` (iproute2).
 test-cluster: setup
+	@command -v ip >/dev/null || (apt-get update -qq && apt-get install -y -qq iproute2)  # netns tests
 	node --test --test-reporter=spec --test-concurrency=1 e2e/cluster/routing.e2e.ts e2e/cluster/failover.e2e.ts e2e/cluster/netns.e2e.ts packages/cluster/e2e/netns.e2e.ts
 
 test: typecheck lint test-unit test-pyarrow test-cluster test-operator e2e-operator
