@@ -29,6 +29,11 @@ const CONNECT_TIMEOUT_MS = 1000;
 
 function teardown(): void {
   for (const i of IDX) {
+    // Delete the root-side veth too: a namespace is freed asynchronously, and until then its
+    // peer lingers and the next run's `ip link add` fails with "File exists".
+    try {
+      ip('link', 'del', veth(i));
+    } catch {}
     try {
       ip('netns', 'del', ns(i));
     } catch {}

@@ -27,6 +27,11 @@ const overrides = {
 
 function teardown(): void {
   for (const i of IDS) {
+    // Delete the root-side veth too: a namespace is freed asynchronously, and until then its
+    // peer lingers and the next run's `ip link add` fails with "File exists".
+    try {
+      ip('link', 'del', `lbg-veth${i}`);
+    } catch {}
     try {
       ip('netns', 'del', ns(i));
     } catch {}
