@@ -17,16 +17,8 @@
  * the compactor yields to the event loop between merges, so reads and writes interleave.
  * Scans that started before a swap keep the batch list they took.
  */
-import {
-  type Data,
-  type DataType,
-  type FixedSizeList,
-  makeData,
-  type RecordBatch,
-  Type,
-  Vector,
-} from 'apache-arrow';
-import { batchOf, plain, valuesToData } from './columns.ts';
+import type { Data, RecordBatch } from 'apache-arrow';
+import { batchOf, concatData } from './columns.ts';
 import type { Dataset } from './dataset.ts';
 import type { Store } from './store.ts';
 
@@ -72,79 +64,6 @@ export function planMerge(
     }
   }
   return undefined;
-}
-
-function concatBitmaps(
-  parts: readonly Data[],
-  length: number,
-): { nullBitmap: Uint8Array | undefined; nullCount: number } {
-  const nullCount = parts.reduce((n, d) => n + d.nullCount, 0);
-  if (nullCount === 0) return { nullBitmap: undefined, nullCount: 0 };
-  const bitmap = new Uint8Array((length + 7) >> 3);
-  let at = 0;
-  for (const d of parts) {
-    for (let i = 0; i < d.length; i++, at++) if (d.getValid(i)) bitmap[at >> 3]! |= 1 << (at & 7);
-  }
-  return { nullBitmap: bitmap, nullCount };
-}
-
-type Typed = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
-
-function concatTyped(parts: readonly Typed[]): Typed {
-  const length = parts.reduce((n, p) => n + p.length, 0);
-  const out = new (parts[0]!.constructor as { new (n: number): Typed })(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p as never, at);
-    at += p.length;
-  }
-  return out;
-}
-
-const FIXED_WIDTH = new Set<Type>([
-  Type.Int,
-  Type.Float,
-  Type.Timestamp,
-  Type.Date,
-  Type.Time,
-  Type.Duration,
-]);
-
-/** One column's Data pieces as one Data of `type` (rows in order). */
-export function concatData(parts: readonly Data[], type: DataType): Data {
-  const length = parts.reduce((n, d) => n + d.length, 0);
-  const { nullBitmap, nullCount } = concatBitmaps(parts, length);
-  if (FIXED_WIDTH.has(type.typeId) && parts.every((d) => d.values)) {
-    const data = concatTyped(parts.map((d) => (d.values as Typed).subarray(0, d.length * d.stride)));
-    return makeData({ type, length, nullCount, nullBitmap, data } as never);
-  }
-  if (type.typeId === Type.FixedSizeList) {
-    const size = (type as FixedSizeList).listSize;
-    const childType = (type as FixedSizeList).children[0]!.type;
-    const children = parts.map((d) => d.children[0]!.slice(0, d.length * size));
-    const child = concatData(children, childType);
-    return makeData({ type, length, nullCount, nullBitmap, child } as never);
-  }
-  if (type.typeId === Type.Utf8 || type.typeId === Type.Binary) {
-    const offsets = new Int32Array(length + 1);
-    const chunks: Uint8Array[] = [];
-    let row = 0;
-    let base = 0;
-    for (const d of parts) {
-      const o = d.valueOffsets as Int32Array;
-      const start = o[0]!;
-      for (let i = 0; i < d.length; i++) offsets[++row] = base + o[i + 1]! - start;
-      const bytes = (d.values as Uint8Array).subarray(start, o[d.length]!);
-      chunks.push(bytes);
-      base += bytes.length;
-    }
-    const data = concatTyped(chunks);
-    return makeData({ type, length, nullCount, nullBitmap, valueOffsets: offsets, data } as never);
-  }
-  // Anything else (lists, structs, dictionaries, …) through the builders.
-  const vector = new Vector(parts as Data[]);
-  const values = Array.from({ length }, (_, i) => (vector.isValid(i) ? plain(vector.get(i)) : null));
-  return valuesToData(values, type);
 }
 
 /** The batches as one batch of the same schema. */
