@@ -8,12 +8,13 @@
  * this is the fast path for batch search.
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { DescriptorType, type FlightData, IpcDecodeError, IpcDecoder } from '@longbow/flight';
+import { DescriptorType, type FlightData, IpcDecoder } from '@longbow/flight';
 import { ErrorCode, LongbowError, toStatusError } from '../errors.ts';
 import { VECTOR_COLUMN, vectorDimOf, vectorValues } from '../store/schema.ts';
 import { checkServing, type NodeContext } from './context.ts';
+import { nextBatch } from './decode.ts';
 import { checkColumns, resultBatch } from './query.ts';
-import { runSearch } from './search.ts';
+import { checkQueryValues, runSearch } from './search.ts';
 import { BatchStreamWriter } from './stream-writer.ts';
 import { parseExchangeCommand, type SearchTicket } from './tickets.ts';
 
@@ -39,17 +40,10 @@ export function doExchangeHandler(ctx: NodeContext) {
           ticket = parseExchangeCommand(d.cmd);
           columns = checkColumns(ctx.store.require(ticket.dataset), ticket.columns);
         }
-        let decoded: ReturnType<IpcDecoder['decode']>;
-        try {
-          decoded = decoder.decode(msg);
-        } catch (err) {
-          if (err instanceof IpcDecodeError)
-            throw new LongbowError(ErrorCode.malformedIpc, err.message, { cause: err });
-          throw err;
-        }
-        if (decoded.kind !== 'batch' || decoded.batch.numRows === 0) continue;
+        const queryBatch = nextBatch(decoder, msg);
+        if (!queryBatch) continue;
         const ds = ctx.store.require(ticket.dataset);
-        const field = decoded.batch.schema.fields.find((f) => f.name === VECTOR_COLUMN);
+        const field = queryBatch.schema.fields.find((f) => f.name === VECTOR_COLUMN);
         const dim = field ? vectorDimOf(field.type) : undefined;
         if (dim === undefined) {
           throw new LongbowError(
@@ -63,17 +57,11 @@ export function doExchangeHandler(ctx: NodeContext) {
             `queries have dimension ${dim}; dataset "${ds.name}" has dimension ${ds.def.dim}`,
           );
         }
-        const values = vectorValues(decoded.batch, dim);
-        const queries = Array.from({ length: decoded.batch.numRows }, (_, i) =>
+        const values = vectorValues(queryBatch, dim);
+        const queries = Array.from({ length: queryBatch.numRows }, (_, i) =>
           values.subarray(i * dim, (i + 1) * dim),
         );
-        for (const [i, q] of queries.entries()) {
-          if (!q.every(Number.isFinite))
-            throw new LongbowError(
-              ErrorCode.nonFiniteVector,
-              `query ${offset + i} has a NaN or infinite value`,
-            );
-        }
+        for (const [i, q] of queries.entries()) checkQueryValues(q, offset + i);
         const started = performance.now();
         const { hits, kind } = await runSearch(ds, ticket, ctx.config, queries);
         const batch = resultBatch(ds, hits, ticket, columns, offset);

@@ -14,13 +14,14 @@
  * been acknowledged: nothing acknowledged is lost, and the node keeps serving.
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { DescriptorType, type FlightData, IpcDecodeError, IpcDecoder, type PutResult } from '@longbow/flight';
+import { DescriptorType, type FlightData, IpcDecoder, type PutResult } from '@longbow/flight';
 import { ErrorCode, LongbowError, toStatusError } from '../errors.ts';
 import { encodeBatchRecord } from '../store/records.ts';
 import { checkDatasetName } from '../store/schema.ts';
 import { WalOp } from '../wal/entry.ts';
 import { WalUnavailableError } from '../wal/wal.ts';
 import { checkServing, type NodeContext } from './context.ts';
+import { nextBatch } from './decode.ts';
 
 /** Batches of one stream waiting for durability at once. */
 export const MAX_INFLIGHT_BATCHES = 16;
@@ -72,16 +73,8 @@ export function doPutHandler(ctx: NodeContext) {
           );
         }
         dataset ??= datasetOf(msg);
-        let decoded: ReturnType<IpcDecoder['decode']>;
-        try {
-          decoded = decoder.decode(msg);
-        } catch (err) {
-          if (err instanceof IpcDecodeError)
-            throw new LongbowError(ErrorCode.malformedIpc, err.message, { cause: err });
-          throw err;
-        }
-        if (decoded.kind !== 'batch' || decoded.batch.numRows === 0) continue;
-        const batch = decoded.batch;
+        const batch = nextBatch(decoder, msg);
+        if (!batch) continue;
         await ctx.wal.waitForRoom(size);
         checkServing(ctx);
         ctx.store.preparePut(dataset, batch);

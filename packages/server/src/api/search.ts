@@ -37,6 +37,13 @@ export interface RankedHits {
 /** What kind of search ran (the `kind` label of longbow_search_duration_seconds). */
 export type SearchKind = 'knn' | 'filtered' | 'exact' | 'text' | 'hybrid';
 
+/** Throws NON_FINITE_VECTOR when query number `index` holds a NaN or an infinity. */
+export function checkQueryValues(query: Float32Array, index: number): void {
+  if (!query.every(Number.isFinite)) {
+    throw new LongbowError(ErrorCode.nonFiniteVector, `query ${index} has a NaN or infinite value`);
+  }
+}
+
 /** The query vectors of a ticket: given ones, or the vector of the row with `id`. */
 export function queryVectors(ds: Dataset, t: SearchTicket): Float32Array[] {
   if (t.vectors) {
@@ -48,8 +55,7 @@ export function queryVectors(ds: Dataset, t: SearchTicket): Float32Array[] {
         );
       }
       const f = Float32Array.from(v);
-      if (!f.every(Number.isFinite))
-        throw new LongbowError(ErrorCode.nonFiniteVector, `query ${q} has a NaN or infinite value`);
+      checkQueryValues(f, q);
       return f;
     });
   }
