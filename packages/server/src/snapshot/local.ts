@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { syncDir } from '../durable-fs.ts';
 import {
   fileNameOf,
   type LocalCopy,
@@ -83,14 +84,5 @@ export class LocalSnapshotBackend implements SnapshotBackend {
       return undefined;
     }
     return { path: file, release: async () => {} };
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await fs.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

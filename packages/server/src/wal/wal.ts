@@ -18,6 +18,7 @@
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { syncDir } from '../durable-fs.ts';
 import { encodeEntry, readEntryAt, type WalEntry, type WalOp } from './entry.ts';
 
 /** A complete entry whose checksum or fields are wrong, before the tail: start-up stops. */
@@ -394,15 +395,6 @@ async function truncateFile(file: string, length: number): Promise<void> {
   const fh = await fs.open(file, 'r+');
   try {
     await fh.truncate(length);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await fs.open(dir, 'r');
-  try {
     await fh.sync();
   } finally {
     await fh.close();
