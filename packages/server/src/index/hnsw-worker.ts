@@ -71,6 +71,28 @@ function progress(id: number, s: IndexState): void {
   });
 }
 
+/** State of a graph that holds labels below `indexedCount` (0 for a new graph). */
+function newState(
+  metric: MetricName,
+  dim: number,
+  hnsw: hnswlib.HierarchicalNSW,
+  indexedCount: number,
+): IndexState {
+  return {
+    metric,
+    dim,
+    hnsw,
+    capacity: hnsw.getMaxElements(),
+    graphCount: hnsw.getCurrentCount(),
+    indexedCount,
+    queue: [],
+    pendingCount: 0,
+    deletedQueued: new Set(),
+    tombstones: 0,
+    notInGraph: new Set(),
+  };
+}
+
 function create(msg: CreateMsg): void {
   const hnsw = new hnswlib.HierarchicalNSW(hnswSpace(msg.metric), msg.dim);
   hnsw.initIndex({
@@ -79,19 +101,7 @@ function create(msg: CreateMsg): void {
     efConstruction: msg.efConstruction,
     randomSeed: msg.seed,
   });
-  indexes.set(msg.indexId, {
-    metric: msg.metric,
-    dim: msg.dim,
-    hnsw,
-    capacity: INITIAL_CAPACITY,
-    graphCount: 0,
-    indexedCount: 0,
-    queue: [],
-    pendingCount: 0,
-    deletedQueued: new Set(),
-    tombstones: 0,
-    notInGraph: new Set(),
-  });
+  indexes.set(msg.indexId, newState(msg.metric, msg.dim, hnsw, 0));
 }
 
 function save(msg: SaveMsg): void {
@@ -104,19 +114,7 @@ function save(msg: SaveMsg): void {
 function load(msg: LoadMsg): void {
   const hnsw = new hnswlib.HierarchicalNSW(hnswSpace(msg.metric), msg.dim);
   hnsw.readIndexSync(msg.path);
-  indexes.set(msg.indexId, {
-    metric: msg.metric,
-    dim: msg.dim,
-    hnsw,
-    capacity: hnsw.getMaxElements(),
-    graphCount: hnsw.getCurrentCount(),
-    indexedCount: msg.labelsEnd,
-    queue: [],
-    pendingCount: 0,
-    deletedQueued: new Set(),
-    tombstones: 0,
-    notInGraph: new Set(),
-  });
+  indexes.set(msg.indexId, newState(msg.metric, msg.dim, hnsw, msg.labelsEnd));
 }
 
 function add(msg: AddMsg): void {
