@@ -98,15 +98,7 @@ export class IpcEncoder {
       out.push(this.dictionaryMessage(id, dictionary));
       this.sentDictionaries.set(id, data);
     }
-    const assembled = VectorAssembler.assemble(batch);
-    const body = assembleBody(assembled.buffers, this.codec);
-    const header = new RecordBatchHeader(
-      batch.numRows,
-      assembled.nodes,
-      body.regions,
-      this.compression(),
-      assembled.variadicBufferCounts,
-    );
+    const { header, body } = this.assemble(batch, batch.numRows);
     const message = Message.from(header, body.byteLength);
     out.push({ dataHeader: Message.encode(message), dataBody: body.pieces, appMetadata });
     return out;
@@ -114,17 +106,26 @@ export class IpcEncoder {
 
   private dictionaryMessage(id: number, dictionary: Vector): FlightData {
     const data = dictionary.data.length === 1 ? dictionary : new Vector([dictionary.data[0]!]);
-    const assembled = VectorAssembler.assemble(data);
+    const { header, body } = this.assemble(data, data.length);
+    const message = Message.from(new DictionaryBatch(header, id, false), body.byteLength);
+    return { dataHeader: Message.encode(message), dataBody: body.pieces };
+  }
+
+  /** The body pieces and RecordBatch header of a batch or a dictionary's values. */
+  private assemble(
+    source: RecordBatch | Vector,
+    length: number,
+  ): { header: RecordBatchHeader; body: AssembledBody } {
+    const assembled = VectorAssembler.assemble(source);
     const body = assembleBody(assembled.buffers, this.codec);
     const header = new RecordBatchHeader(
-      data.length,
+      length,
       assembled.nodes,
       body.regions,
       this.compression(),
       assembled.variadicBufferCounts,
     );
-    const message = Message.from(new DictionaryBatch(header, id, false), body.byteLength);
-    return { dataHeader: Message.encode(message), dataBody: body.pieces };
+    return { header, body };
   }
 
   private compression(): BodyCompression | null {
