@@ -150,3 +150,36 @@ describe('IPC encoder and decoder', () => {
     );
   });
 });
+
+describe('dictionaries in several chunks', () => {
+  it('sends every chunk (a replacement, then deltas) so indices into later chunks decode', () => {
+    // A dictionary grown by a delta arrives as a two-chunk vector (IpcDecoder concatenates).
+    const type = new Dictionary(new Utf8(), new Int32());
+    const dictionary = vectorFromArray(['a', 'b'], new Utf8()).concat(
+      vectorFromArray(['c', 'd'], new Utf8()),
+    );
+    const indices = Int32Array.from([0, 2, 3, 1]);
+    const column = makeData({ type, length: 4, nullCount: 0, data: indices, dictionary });
+    const schema = new Schema([new Field('tag', type, false)]);
+    const batch = new RecordBatch(
+      schema,
+      makeData({ type: new Struct(schema.fields), length: 4, nullCount: 0, children: [column] }),
+    );
+    const enc = new IpcEncoder(schema, 'lz4');
+    const messages = overTheWire([
+      enc.schemaMessage(),
+      ...enc.batchMessages(batch),
+      ...enc.batchMessages(batch),
+    ]);
+    const dec = new IpcDecoder();
+    const out = messages.map((m) => dec.decode(m));
+    // The second batch shares the dictionary: nothing is re-sent.
+    assert.deepEqual(
+      out.map((o) => o.kind),
+      ['schema', 'dictionary', 'dictionary', 'batch', 'batch'],
+    );
+    for (const o of out.filter((x) => x.kind === 'batch')) {
+      assert.deepEqual([...(o as { batch: RecordBatch }).batch.getChild('tag')!], ['a', 'c', 'd', 'b']);
+    }
+  });
+});

@@ -68,12 +68,14 @@ function assembleBody(buffers: readonly ArrayBufferView[], codec: BodyCodec | un
 
 /**
  * Encodes one stream's messages. Holds the dictionaries already sent so a dictionary is
- * re-sent (as a replacement) only when a batch carries a different one.
+ * re-sent (as a replacement) only when a batch carries a different one, and a dictionary
+ * that grew is followed by delta batches of its new chunks.
  */
 export class IpcEncoder {
   readonly schema: Schema;
   private readonly codec: BodyCodec | undefined;
-  private readonly sentDictionaries = new Map<number, Data>();
+  /** Per dictionary id: its first chunk as sent, and how many chunks the reader has. */
+  private readonly sentDictionaries = new Map<number, { first: Data; chunks: number }>();
 
   /** @param compression body compression for record and dictionary batches. */
   constructor(schema: Schema, compression: CompressionName = 'none') {
@@ -93,10 +95,14 @@ export class IpcEncoder {
   batchMessages(batch: RecordBatch, appMetadata?: Uint8Array): FlightData[] {
     const out: FlightData[] = [];
     for (const [id, dictionary] of batch.dictionaries) {
-      const data = dictionary?.data[0];
-      if (!data || this.sentDictionaries.get(id) === data) continue;
-      out.push(this.dictionaryMessage(id, dictionary));
-      this.sentDictionaries.set(id, data);
+      const chunks = dictionary?.data ?? [];
+      if (chunks.length === 0) continue;
+      // Send the chunks the reader lacks: all of them for a new or replaced dictionary (the
+      // first as a replacement, the rest as deltas), only the new ones after a delta.
+      const sent = this.sentDictionaries.get(id);
+      const from = sent && sent.first === chunks[0] ? sent.chunks : 0;
+      for (let i = from; i < chunks.length; i++) out.push(this.dictionaryMessage(id, chunks[i]!, i > 0));
+      this.sentDictionaries.set(id, { first: chunks[0]!, chunks: chunks.length });
     }
     const { header, body } = this.assemble(batch, batch.numRows);
     const message = Message.from(header, body.byteLength);
@@ -104,10 +110,9 @@ export class IpcEncoder {
     return out;
   }
 
-  private dictionaryMessage(id: number, dictionary: Vector): FlightData {
-    const data = dictionary.data.length === 1 ? dictionary : new Vector([dictionary.data[0]!]);
-    const { header, body } = this.assemble(data, data.length);
-    const message = Message.from(new DictionaryBatch(header, id, false), body.byteLength);
+  private dictionaryMessage(id: number, chunk: Data, isDelta: boolean): FlightData {
+    const { header, body } = this.assemble(new Vector([chunk]), chunk.length);
+    const message = Message.from(new DictionaryBatch(header, id, isDelta), body.byteLength);
     return { dataHeader: Message.encode(message), dataBody: body.pieces };
   }
 
