@@ -24,8 +24,8 @@ import {
   vectorFromArray,
 } from 'apache-arrow';
 import pino from 'pino';
-import { resolveConfig } from '../src/config.ts';
 import { LongbowNode } from '../src/node.ts';
+import { testNodeConfig } from './fixtures/node-config.ts';
 
 const DIM = 6;
 const TAG = new Dictionary(new Utf8(), new Int32());
@@ -66,18 +66,7 @@ let node: LongbowNode;
 let client: FlightClient;
 
 async function startNode(): Promise<void> {
-  const config = resolveConfig(
-    {},
-    {
-      listenAddr: '127.0.0.1:0',
-      metaAddr: '127.0.0.1:0',
-      metricsAddr: '127.0.0.1:0',
-      dataPath,
-      snapshotPath: path.join(dataPath, 'snapshots'),
-      indexWorkers: 1,
-      nodeId: 'node-test',
-    },
-  );
+  const config = testNodeConfig(dataPath, { dataPath, nodeId: 'node-test' });
   node = await LongbowNode.start(config, pino({ level: 'silent' }));
   client = new FlightClient(node.dataAddress());
 }

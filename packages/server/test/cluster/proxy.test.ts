@@ -15,8 +15,8 @@ import { RingManager, resolveGossipConfig } from '@longbow/cluster';
 import { FlightClient, pathDescriptor } from '@longbow/flight';
 import { Field, FixedSizeList, Float32, Int64, makeData, RecordBatch, Schema, Struct } from 'apache-arrow';
 import pino from 'pino';
-import { resolveConfig } from '../../src/config.ts';
 import { LongbowNode } from '../../src/node.ts';
+import { testNodeConfig } from '../fixtures/node-config.ts';
 
 const VECTOR = new FixedSizeList(2, new Field('item', new Float32(), false));
 const SCHEMA = new Schema([new Field('id', new Int64(), false), new Field('vector', VECTOR, false)]);
@@ -72,19 +72,7 @@ describe('partition proxy between two in-process nodes', () => {
         port: gossipPorts[i],
         staticPeers: [`127.0.0.1:${gossipPorts[1 - i]}`],
       });
-      const config = resolveConfig(
-        {},
-        {
-          nodeId: id,
-          listenAddr: '127.0.0.1:0',
-          metaAddr: '127.0.0.1:0',
-          metricsAddr: '127.0.0.1:0',
-          dataPath: dir,
-          snapshotPath: path.join(dir, 'snapshots'),
-          indexWorkers: 1,
-          gossip,
-        },
-      );
+      const config = testNodeConfig(dir, { nodeId: id, dataPath: dir, snapshotIntervalMs: 300_000, gossip });
       return LongbowNode.start(config, pino({ level: 'silent' }));
     });
     nodes.push(...(await Promise.all(starts)));

@@ -11,8 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { Field, FixedSizeList, Float32, Int64, makeData, RecordBatch, Schema, Struct } from 'apache-arrow';
 import pino from 'pino';
 import { LongbowClient } from '../../../client/src/index.ts';
-import { resolveConfig } from '../../src/config.ts';
 import { LongbowNode } from '../../src/node.ts';
+import { testNodeConfig } from '../fixtures/node-config.ts';
 
 const VECTOR = new FixedSizeList(2, new Field('item', new Float32(), false));
 const SCHEMA = new Schema([new Field('id', new Int64(), false), new Field('vector', VECTOR, false)]);
@@ -42,18 +42,7 @@ describe('a single node (gossip disabled) and the smart client', () => {
   let dir: string;
   before(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'longbow-single-'));
-    const config = resolveConfig(
-      {},
-      {
-        nodeId: 'solo',
-        listenAddr: '127.0.0.1:0',
-        metaAddr: '127.0.0.1:0',
-        metricsAddr: '127.0.0.1:0',
-        dataPath: dir,
-        snapshotPath: path.join(dir, 'snapshots'),
-        indexWorkers: 1,
-      },
-    );
+    const config = testNodeConfig(dir, { nodeId: 'solo', dataPath: dir, snapshotIntervalMs: 300_000 });
     node = await LongbowNode.start(config, pino({ level: 'silent' }));
   });
   after(async () => {

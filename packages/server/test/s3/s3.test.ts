@@ -24,9 +24,10 @@ import {
   vectorFromArray,
 } from 'apache-arrow';
 import pino from 'pino';
-import { type NodeConfig, resolveConfig } from '../../src/config.ts';
+import type { NodeConfig } from '../../src/config.ts';
 import { LongbowNode } from '../../src/node.ts';
 import { decodeParquet } from '../../src/snapshot/parquet.ts';
+import { testNodeConfig } from '../fixtures/node-config.ts';
 import { MINIO_PASSWORD, MINIO_USER, MinioServer } from './minio.ts';
 
 const DIM = 4;
@@ -72,25 +73,16 @@ let node: LongbowNode | undefined;
 let client: FlightClient;
 
 function config(): NodeConfig {
-  return resolveConfig(
-    {},
-    {
-      listenAddr: '127.0.0.1:0',
-      metaAddr: '127.0.0.1:0',
-      metricsAddr: '127.0.0.1:0',
-      dataPath: path.join(root, 'wal'),
-      snapshotPath: path.join(root, 'unused-local-snapshots'),
-      storageBackend: 's3',
-      s3Bucket: BUCKET,
-      s3Prefix: PREFIX,
-      s3Region: 'us-east-1',
-      s3Endpoint: minio.endpoint,
-      s3UsePathStyle: true,
-      snapshotIntervalMs: 0,
-      indexWorkers: 1,
-      nodeId: 's3-test',
-    },
-  );
+  return testNodeConfig(root, {
+    snapshotPath: path.join(root, 'unused-local-snapshots'),
+    storageBackend: 's3',
+    s3Bucket: BUCKET,
+    s3Prefix: PREFIX,
+    s3Region: 'us-east-1',
+    s3Endpoint: minio.endpoint,
+    s3UsePathStyle: true,
+    nodeId: 's3-test',
+  });
 }
 
 async function start(): Promise<void> {

@@ -11,8 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { FlightClient, pathDescriptor } from '@longbow/flight';
 import { Field, FixedSizeList, Float32, Int64, makeData, RecordBatch, Schema, Struct } from 'apache-arrow';
 import pino from 'pino';
-import { resolveConfig } from '../../src/config.ts';
 import { LongbowNode } from '../../src/node.ts';
+import { testNodeConfig } from '../fixtures/node-config.ts';
 
 const DIM = 8;
 const VECTOR = new FixedSizeList(DIM, new Field('item', new Float32(), false));
@@ -48,19 +48,7 @@ let logs: Record<string, unknown>[] = [];
 
 async function start(): Promise<void> {
   const log = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) });
-  const config = resolveConfig(
-    {},
-    {
-      listenAddr: '127.0.0.1:0',
-      metaAddr: '127.0.0.1:0',
-      metricsAddr: '127.0.0.1:0',
-      dataPath: path.join(root, 'wal'),
-      snapshotPath: path.join(root, 'snapshots'),
-      snapshotIntervalMs: 0,
-      indexWorkers: 2,
-      nodeId: 'index-restart',
-    },
-  );
+  const config = testNodeConfig(root, { indexWorkers: 2, nodeId: 'index-restart' });
   node = await LongbowNode.start(config, log);
   client = new FlightClient(node.dataAddress());
 }

@@ -24,11 +24,12 @@ import {
   vectorFromArray,
 } from 'apache-arrow';
 import pino from 'pino';
-import { type NodeConfig, resolveConfig } from '../../src/config.ts';
+import type { NodeConfig } from '../../src/config.ts';
 import { LongbowNode } from '../../src/node.ts';
 import { SnapshotCorruptError } from '../../src/snapshot/format.ts';
 import { decodeParquet } from '../../src/snapshot/parquet.ts';
 import { Compactor } from '../../src/store/compaction.ts';
+import { testNodeConfig } from '../fixtures/node-config.ts';
 
 const DIM = 8;
 const VECTOR = new FixedSizeList(DIM, new Field('item', new Float32(), false));
@@ -79,21 +80,7 @@ let node: LongbowNode | undefined;
 let client: FlightClient;
 
 function config(extra: Partial<NodeConfig> = {}): NodeConfig {
-  return resolveConfig(
-    {},
-    {
-      listenAddr: '127.0.0.1:0',
-      metaAddr: '127.0.0.1:0',
-      metricsAddr: '127.0.0.1:0',
-      dataPath: path.join(root, 'wal'),
-      snapshotPath: path.join(root, 'snapshots'),
-      walSegmentBytes: 1024 * 1024,
-      snapshotIntervalMs: 0,
-      indexWorkers: 1,
-      nodeId: 'snapshot-test',
-      ...extra,
-    },
-  );
+  return testNodeConfig(root, { walSegmentBytes: 1024 * 1024, nodeId: 'snapshot-test', ...extra });
 }
 
 async function start(extra: Partial<NodeConfig> = {}): Promise<void> {
