@@ -182,11 +182,10 @@ export function resultBatch(
 /** One column's values for rows spread over several stored batches, in `ordinals` order. */
 function gatherColumn(ds: Dataset, ordinals: number[], column: string) {
   const type = ds.def.schema.fields.find((f) => f.name === column)!.type;
-  const values = ordinals.map((o) => {
-    const { stored, offset } = ds.locate(o);
-    return stored.batch.getChild(column)!.get(offset);
-  });
-  return valuesToData(values, type);
+  return valuesToData(
+    ordinals.map((o) => ds.cell(o, column)),
+    type,
+  );
 }
 
 /** The DoGet handler. */

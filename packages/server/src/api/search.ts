@@ -110,11 +110,11 @@ function toUser(ds: Dataset, labels: ArrayLike<number>, distances: ArrayLike<num
   return out;
 }
 
-/** The user-facing distance between `query` and a row. */
-function distanceTo(ds: Dataset, query: Float32Array, ordinal: number): number {
+/** The user-facing distances between `query` and rows (the query is normalised once). */
+function distancesTo(ds: Dataset, query: Float32Array, ordinals: readonly number[]): number[] {
   const q = ds.def.metric === 'cosine' ? normalized(query) : query;
-  return userDistanceAndScore(ds.def.metric, internalDistance(ds.def.metric)(q, ds.vectorOf(ordinal), 0))
-    .distance;
+  const dist = internalDistance(ds.def.metric);
+  return ordinals.map((o) => userDistanceAndScore(ds.def.metric, dist(q, ds.vectorOf(o), 0)).distance);
 }
 
 /** Weighted RRF of two ranked lists of ordinals; returns the best `k`. */
@@ -192,7 +192,7 @@ export async function runSearch(
     const fused = fuseRrf(v.ordinals, text.ordinals, alpha, t.k);
     return {
       ordinals: fused.ordinals,
-      distances: fused.ordinals.map((o) => distanceTo(ds, queries[q]!, o)),
+      distances: distancesTo(ds, queries[q]!, fused.ordinals),
       scores: fused.scores,
     };
   });

@@ -259,7 +259,7 @@ export class Dataset {
     return this.ids.get(mapKey(key));
   }
 
-  /** The id column of a row's batch and the row offset, for reading values. */
+  /** The value of `column` in a row (undefined for an unknown column). */
   cell(ordinal: number, column: string): unknown {
     const { stored, offset } = this.locate(ordinal);
     return (stored.batch.getChild(column) as Vector | null)?.get(offset);
