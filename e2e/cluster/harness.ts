@@ -6,10 +6,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { freePort } from '@longbow/testkit';
 
 const CLI = path.join(import.meta.dirname, '../../packages/server/bin/longbow.js');
 
@@ -29,18 +29,6 @@ export const FAST_GOSSIP_ENV: Record<string, string> = {
  * max(1, log10 3) × 200 = 1800), plus 1000 of slack for a shared, busy machine.
  */
 export const DETECTION_BOUND_MS = 2 * 200 + 200 + 3 * 3 * 200 + 1000;
-
-/** A free TCP port on `host` (released before returning; the caller binds it soon after). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface LogLine {
   readonly msg: string;

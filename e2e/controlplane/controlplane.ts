@@ -15,10 +15,10 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { freePorts } from '@longbow/testkit';
 
 const BUILD_SCRIPT = join(import.meta.dirname, 'build.sh');
 
@@ -46,17 +46,6 @@ export function ensureBinaries(): string {
   });
   const lines = out.trim().split('\n');
   return lines[lines.length - 1]!;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 function httpsGet(url: string, token: string): Promise<number> {
@@ -134,7 +123,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
       `${adminToken},admin,admin-uid,"system:masters"\n${operatorToken},longbow-operator,longbow-operator-uid\n`,
     );
 
-    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const [etcdClient, etcdPeer, apiPort] = await freePorts(3);
     const etcd = start('etcd', [
       '--name=default',
       `--data-dir=${join(dir, 'etcd')}`,

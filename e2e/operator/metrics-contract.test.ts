@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LongbowClient } from '@longbow/client';
+import { freePorts } from '@longbow/testkit';
 import { Field, FixedSizeList, Float32, Int64, makeData, RecordBatch, Schema, Struct } from 'apache-arrow';
 import { parse } from 'yaml';
 import { ROOT, waitUntil } from './harness.ts';
@@ -33,16 +33,6 @@ function batch(rows: number): RecordBatch {
     SCHEMA,
     makeData({ type: new Struct(SCHEMA.fields), length: rows, nullCount: 0, children }),
   );
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** Metric names in a PromQL expression (functions, labels and keywords are not metric names). */
@@ -93,7 +83,7 @@ describe('dashboards and alerts against a real node', () => {
   let stderr = '';
 
   before(async () => {
-    const [data, meta, http] = [await freePort(), await freePort(), await freePort()];
+    const [data, meta, http] = await freePorts(3);
     dataAddr = `127.0.0.1:${data}`;
     metricsUrl = `http://127.0.0.1:${http}`;
     node = spawn(process.execPath, [join(ROOT, 'packages/server/bin/longbow.js'), 'serve'], {

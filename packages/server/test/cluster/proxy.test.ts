@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { RingManager, resolveGossipConfig } from '@longbow/cluster';
 import { FlightClient, pathDescriptor } from '@longbow/flight';
+import { freePorts } from '@longbow/testkit';
 import { Field, FixedSizeList, Float32, Int64, makeData, RecordBatch, Schema, Struct } from 'apache-arrow';
 import pino from 'pino';
 import { LongbowNode } from '../../src/node.ts';
@@ -42,15 +42,6 @@ function rows(n: number): RecordBatch {
   );
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function ownedBy(id: string, prefix: string): string {
   const ring = new RingManager();
   ring.replace(IDS);
@@ -61,7 +52,7 @@ describe('partition proxy between two in-process nodes', () => {
   const nodes: LongbowNode[] = [];
   const dirs: string[] = [];
   before(async () => {
-    const gossipPorts = [await freePort(), await freePort()];
+    const gossipPorts = await freePorts(2);
     const starts = IDS.map(async (id, i) => {
       const dir = await fs.mkdtemp(path.join(os.tmpdir(), `longbow-${id}-`));
       dirs.push(dir);

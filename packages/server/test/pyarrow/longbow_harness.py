@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -20,10 +21,49 @@ NODE = REPO / "node_modules" / ".bin" / "node"
 BIN = REPO / "packages" / "server" / "bin" / "longbow.js"
 
 
+def _test_port_pool() -> range:
+    """Ports outside the kernel's ephemeral range (as @longbow/testkit's `testPortPool`).
+
+    A port from `bind(0)` lies in the ephemeral range, where any outgoing connection on
+    the machine may take it before our server binds; below (or above) that range only an
+    explicit bind can land.
+    """
+    try:
+        lo, hi = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        lo, hi = 32768, 60999
+    if lo - 1 - 10000 >= 1000:
+        return range(10000, lo)
+    return range(hi + 1, 65536)
+
+
+_POOL = _test_port_pool()
+_handed_out: set[int] = set()
+_cursor = random.randrange(len(_POOL))
+
+
+def _can_bind(port: int, kind: int) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free for TCP and UDP now, outside the ephemeral range, never one
+    this process returned before (the caller binds it soon after)."""
+    global _cursor
+    for _ in range(len(_POOL)):
+        port = _POOL[_cursor % len(_POOL)]
+        _cursor += 1
+        if port in _handed_out:
+            continue
+        if _can_bind(port, socket.SOCK_STREAM) and _can_bind(port, socket.SOCK_DGRAM):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free loopback port in {_POOL.start}-{_POOL.stop - 1}")
 
 
 @dataclass

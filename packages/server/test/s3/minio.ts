@@ -5,9 +5,9 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '@longbow/testkit';
 
 const SETUP = path.join(import.meta.dirname, 'setup-minio.sh');
 export const MINIO_USER = 'longbow-test';
@@ -17,17 +17,6 @@ export const MINIO_PASSWORD = 'longbow-test-secret';
 export async function minioBinary(): Promise<string> {
   const { stdout } = await promisify(execFile)(SETUP, { timeout: 30 * 60_000, maxBuffer: 16 << 20 });
   return stdout.trim().split('\n').at(-1)!;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** One MinIO process; `stop` and `start` again keep its data (same directory and port). */

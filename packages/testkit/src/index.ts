@@ -1,0 +1,1 @@
+export { ephemeralPortRange, freePort, freePorts, isPortFree, testPortPool } from './ports.ts';
