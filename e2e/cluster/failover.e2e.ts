@@ -62,6 +62,22 @@ describe('SIGKILL and restart of a node (3 processes on loopback)', () => {
     );
     const failFastMs = performance.now() - t0;
     assert.ok(failFastMs < 1000, `failed in ${failFastMs} ms`);
+    // A cluster-wide listing needs every live member: it fails fast too, naming n3.
+    const meta1 = new FlightClient(n1.metaAddr);
+    await assert.rejects(meta1.listFlights(undefined, { timeoutMs: 10_000 }), (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.UNAVAILABLE);
+      assert.match(
+        err.details,
+        /^MEMBER_UNREACHABLE: ListFlights needs every member; n3: at 127\.0\.0\.1:\d+: /,
+      );
+      return true;
+    });
+    const listed = async () =>
+      (await meta1.listFlights(Buffer.from('failover_ds'), { timeoutMs: 10_000 })).map((f) => [
+        f.flightDescriptor?.path?.[0],
+        Number(f.totalRecords),
+        f.endpoint?.[0]?.location?.[0]?.uri,
+      ]);
 
     // Detection on both survivors within the configured bound.
     const detected = await Promise.all(
@@ -92,6 +108,8 @@ describe('SIGKILL and restart of a node (3 processes on loopback)', () => {
     await c2.doPut(pathDescriptor(ds), SCHEMA, [batch(500, 10)]);
     const newOwner = nodes.find((n) => n.id === survivorOwner)!;
     assert.deepEqual(await localDatasets(newOwner), [ds]);
+    // Dead members are not asked: the listing works again and shows the new owner's copy.
+    assert.deepEqual(await listed(), [[ds, 10, `grpc+tcp://${newOwner.dataAddr}`]]);
 
     // The smart client, whose view still says n3, fails over by itself.
     const t1 = performance.now();
@@ -122,6 +140,9 @@ describe('SIGKILL and restart of a node (3 processes on loopback)', () => {
       Array.from({ length: 100 }, (_, i) => i),
       'the rejoined owner serves its replayed rows',
     );
+    // The listing follows the ring: n3's rows again; the 10-row copy left on the interim
+    // owner is not what routed calls reach, so it is not listed.
+    assert.deepEqual(await listed(), [[ds, 100, `grpc+tcp://${n3.dataAddr}`]]);
     console.log(
       `fail-fast ${failFastMs.toFixed(0)} ms; dead on both survivors after ${detectedMs.toFixed(0)} ms ` +
         `(bound ${DETECTION_BOUND_MS}); smart-client failover ${smartFailoverMs.toFixed(0)} ms ` +
@@ -130,5 +151,6 @@ describe('SIGKILL and restart of a node (3 processes on loopback)', () => {
     smart.close();
     c1.close();
     c2.close();
+    meta1.close();
   });
 });

@@ -117,7 +117,7 @@ describe('routing mode proxy (3 processes on loopback)', () => {
     n1.close();
   });
 
-  it('pyarrow, a plain Flight client, writes and reads through a proxying node', () => {
+  it('pyarrow, a plain Flight client, writes, reads and lists flights through a proxying node', () => {
     const ds = keyOwnedBy('n2', IDS, 'pyarrow_ds');
     const script = `
 import sys, pyarrow as pa, pyarrow.flight as fl
@@ -128,7 +128,12 @@ writer, reader = fl.connect(w).do_put(fl.FlightDescriptor.for_path(ds), t.schema
 writer.write_table(t); writer.done_writing(); reader.read(); writer.close()
 got = fl.connect(r).do_get(fl.Ticket(('{"dataset":"%s"}' % ds).encode())).read_all()
 info = fl.connect(r).get_flight_info(fl.FlightDescriptor.for_path(ds))
-print(got.num_rows, info.total_records)
+# The classic plain-client walk: list the cluster's flights through any node, then DoGet
+# each endpoint's ticket at the location it names (the owner).
+listed = [f for f in fl.connect(r).list_flights() if f.descriptor.path[0].decode() == ds]
+ep = listed[0].endpoints[0]
+via_listing = fl.connect(ep.locations[0]).do_get(ep.ticket).read_all()
+print(got.num_rows, info.total_records, len(listed), via_listing.num_rows)
 `;
     const out = execFileSync(
       PYTHON,
@@ -138,7 +143,7 @@ print(got.num_rows, info.total_records)
         timeout: 30_000,
       },
     );
-    assert.equal(out.trim(), '20 20');
+    assert.equal(out.trim(), '20 20 1 20');
   });
 
   it('a long stream through the proxy arrives whole; cancelling it cancels the owner’s call', async () => {

@@ -72,6 +72,13 @@ export interface ClientStats {
 
 const HEADER_KEY = 'x-longbow-key';
 const HEADER_ROUTING = 'x-longbow-routing';
+/** `local`: a node answers ListFlights with its own datasets only (no server-side fan-out). */
+const HEADER_SCOPE = 'x-longbow-scope';
+
+/** The dataset name of a FlightInfo (its `PATH [name]` descriptor), '' when absent. */
+function name(f: FlightInfo): string {
+  return f.flightDescriptor?.path?.[0] ?? '';
+}
 const TRAILER_TARGET = 'x-longbow-forward-target';
 const TRAILER_ADDR = 'x-longbow-forward-addr';
 
@@ -226,22 +233,25 @@ export class LongbowClient {
   }
 
   /**
-   * Every dataset in the cluster: ListFlights on each live member of a freshly read view
-   * (a node lists only its own datasets), merged and sorted by name. Throws if a member
-   * does not answer within `timeoutMs` — a partial list would look like missing data.
+   * Every dataset in the cluster: ListFlights with `x-longbow-scope: local` on each live
+   * member of a freshly read view (each answers with its own datasets), merged, each dataset
+   * kept from its ring owner (a copy on a node that no longer owns the name is unreachable
+   * by routed calls and left out, as the server's own fan-out does), sorted by name. Throws
+   * if a member does not answer within `timeoutMs` — a partial list would look like missing
+   * data.
    */
   async listFlights(): Promise<FlightInfo[]> {
     const view = await this.refresh();
     const perNode = await Promise.all(
-      [...view.dataAddrs.values()].map((addr) =>
-        this.flight(addr)
-          .listFlights(undefined, { timeoutMs: this.timeoutMs })
+      [...view.dataAddrs.entries()].map(async ([id, addr]) => {
+        const infos = await this.flight(addr)
+          .listFlights(undefined, { timeoutMs: this.timeoutMs, headers: { [HEADER_SCOPE]: 'local' } })
           .catch((err: unknown) => {
             throw fromServiceError(err, 1);
-          }),
-      ),
+          });
+        return infos.filter((f) => view.owner(name(f)) === id);
+      }),
     );
-    const name = (f: FlightInfo) => f.flightDescriptor?.path?.[0] ?? '';
     return perNode.flat().sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
   }
 

@@ -14,6 +14,7 @@ import {
   type FlightInfo,
   type SchemaResult,
 } from '@longbow/flight';
+import { HEADER_SCOPE } from '../cluster/routing.ts';
 import { splitAddr } from '../config.ts';
 import { ErrorCode, LongbowError, toStatusError } from '../errors.ts';
 import type { Dataset } from '../store/dataset.ts';
@@ -62,12 +63,31 @@ function datasetOfDescriptor(ctx: NodeContext, d: FlightDescriptor): Dataset {
   );
 }
 
-/** ListFlights. */
+/**
+ * ListFlights. On a single node: its datasets whose names start with the criteria
+ * expression. In a cluster: the same listing from every live member, merged (each dataset
+ * as its ring owner lists it; docs/cluster.md), unless the call carries
+ * `x-longbow-scope: local`, which asks for this node's own datasets only. A member that does
+ * not answer fails the call with UNAVAILABLE `MEMBER_UNREACHABLE`.
+ */
 export function listFlightsHandler(ctx: NodeContext) {
   return (call: ServerWritableStream<Criteria, FlightInfo>): void => {
     const prefix = call.request.expression ? Buffer.from(call.request.expression).toString('utf8') : '';
-    for (const ds of ctx.store.list()) if (ds.name.startsWith(prefix)) call.write(flightInfo(ctx, ds));
-    call.end();
+    const local = ctx.store
+      .list()
+      .filter((ds) => ds.name.startsWith(prefix))
+      .map((ds) => flightInfo(ctx, ds));
+    const send = (infos: readonly FlightInfo[]): void => {
+      for (const info of infos) if (!call.cancelled) call.write(info);
+      call.end();
+    };
+    if (!ctx.cluster || call.metadata.get(HEADER_SCOPE)[0] === 'local') {
+      send(local);
+      return;
+    }
+    ctx.cluster.listFlights(call.request, local, call.getDeadline()).then(send, (err: unknown) => {
+      call.emit('error', toStatusError(err));
+    });
   };
 }
 

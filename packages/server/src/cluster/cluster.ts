@@ -20,9 +20,11 @@ import {
   type MemberEventType,
   RingManager,
 } from '@longbow/cluster';
+import type { Criteria, FlightInfo } from '@longbow/flight';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
+import { listFlightsEverywhere } from './fanout.ts';
 import { Forwarder } from './forwarder.ts';
 import { partitionInterceptor } from './interceptor.ts';
 import { decideRoute, type PortKind, type Route, type RoutingMode } from './routing.ts';
@@ -136,6 +138,33 @@ export class ClusterNode {
       hops,
       port,
     });
+  }
+
+  /**
+   * ListFlights for the whole cluster (fanout.ts): `local` (this node's FlightInfos for
+   * `criteria`) merged with every live peer's, each dataset as its ring owner lists it,
+   * sorted by name. Before `start` (no ring yet) it is `local` as given.
+   *
+   * @throws FlightStatusError UNAVAILABLE `MEMBER_UNREACHABLE` when a live member does not answer.
+   */
+  async listFlights(criteria: Criteria, local: FlightInfo[], deadline: grpc.Deadline): Promise<FlightInfo[]> {
+    if (!this.started) return local;
+    const selfId = this.settings.nodeId;
+    return listFlightsEverywhere(
+      {
+        selfId,
+        forwarder: this.forwarder,
+        peers: () =>
+          this.ring
+            .nodes()
+            .filter((id) => id !== selfId)
+            .map((id) => ({ id, metaAddr: this.members.get(id)?.meta.metaAddr })),
+        owner: (name) => this.ring.owner(name),
+      },
+      criteria,
+      local,
+      deadline,
+    );
   }
 
   /**

@@ -7,6 +7,7 @@
  * | NO_OWNER | UNAVAILABLE | the ring is empty (gossip not started or every member gone) |
  * | OWNER_UNREACHABLE | UNAVAILABLE | the owner is dead/unknown, or the forwarder could not reach it within the connect deadline |
  * | TOO_MANY_HOPS | UNAVAILABLE | the call was already proxied `PROXY_HOPS_MAX` times: views disagree, retry |
+ * | MEMBER_UNREACHABLE | UNAVAILABLE | a cluster-wide ListFlights got no answer from a live member (a partial list would look like lost data) |
  */
 import { status } from '@grpc/grpc-js';
 import { FlightStatusError } from '@longbow/flight';
@@ -18,6 +19,7 @@ export const RoutingErrorCode = {
   noOwner: 'NO_OWNER',
   ownerUnreachable: 'OWNER_UNREACHABLE',
   tooManyHops: 'TOO_MANY_HOPS',
+  memberUnreachable: 'MEMBER_UNREACHABLE',
 } as const;
 export type RoutingErrorCode = (typeof RoutingErrorCode)[keyof typeof RoutingErrorCode];
 

@@ -19,6 +19,12 @@ export const HEADER_ROUTING = 'x-longbow-routing';
 export const HEADER_HOPS = 'x-longbow-hops';
 /** Request header a proxying node adds: its node id (for logs and loops). */
 export const HEADER_FORWARDED_BY = 'x-longbow-forwarded-by';
+/**
+ * Request header of a listing call: `local` means "this node's own datasets only" (no
+ * fan-out). Nodes send it to each other when they fan a ListFlights out; smart clients send
+ * it because they ask every member themselves.
+ */
+export const HEADER_SCOPE = 'x-longbow-scope';
 /** Trailer of a FORWARD_REQUIRED answer: the owner's node id. */
 export const TRAILER_FORWARD_TARGET = 'x-longbow-forward-target';
 /** Trailer of a FORWARD_REQUIRED answer: the owner's `host:port` for the same port. */

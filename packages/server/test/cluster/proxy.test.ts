@@ -1,7 +1,8 @@
 /**
  * The partition proxy between two in-process nodes with gossip on loopback: routing by the
  * `x-longbow-key` header, actions routed by their dataset, GetSchema on the meta port,
- * ListFlights staying local, and the hop bound. (Whole-process behaviour, pyarrow and
+ * ListFlights fanned out to every member (or local with `x-longbow-scope: local`), and the
+ * hop bound. (Whole-process behaviour, pyarrow and
  * failures are in e2e/cluster.)
  */
 import assert from 'node:assert/strict';
@@ -97,7 +98,7 @@ describe('partition proxy between two in-process nodes', () => {
     c1.close();
   });
 
-  it('routes actions and GetSchema (meta port) by dataset; ListFlights stays local', async () => {
+  it('routes actions and GetSchema (meta port) by dataset', async () => {
     const [p1, p2] = nodes as [LongbowNode, LongbowNode];
     const ds = ownedBy('p2', 'act');
     const c1 = new FlightClient(p1.dataAddress());
@@ -108,12 +109,55 @@ describe('partition proxy between two in-process nodes', () => {
       schema.fields.map((f) => f.name),
       ['id', 'vector', 'created_at'],
     );
-    const listed = (await meta1.listFlights()).map((f) => f.flightDescriptor?.path?.[0]);
-    assert.equal(listed.includes(ds), false, 'p1 lists only its own datasets');
     const dropped = await meta1.doActionJson<{ status: string }>('drop_dataset', { dataset: ds });
     assert.equal(dropped.status, 'ok');
     assert.equal(p2.ctx.store.get(ds), undefined, 'dropped on the owner');
     meta1.close();
+    c1.close();
+  });
+
+  it("ListFlights lists every member's datasets from its owner; x-longbow-scope: local lists one node's", async () => {
+    const [p1, p2] = nodes as [LongbowNode, LongbowNode];
+    const c1 = new FlightClient(p1.dataAddress());
+    const onP1 = ownedBy('p1', 'list');
+    const onP2 = ownedBy('p2', 'list');
+    await c1.doPut(pathDescriptor(onP1), SCHEMA, [rows(2)]);
+    await c1.doPut(pathDescriptor(onP2), SCHEMA, [rows(4)]);
+    // A copy on a node that does not own its name: stored on p2 through a key p2 owns.
+    const stray = ownedBy('p1', 'stray');
+    await c1.doPut(pathDescriptor(stray), SCHEMA, [rows(1)], {
+      headers: { 'x-longbow-key': ownedBy('p2', 'key') },
+    });
+    for (const p of [p1, p2]) {
+      const meta = new FlightClient(p.metaAddress());
+      const infos = await meta.listFlights(Buffer.from('list'));
+      assert.deepEqual(
+        infos.map((f) => [
+          f.flightDescriptor?.path?.[0],
+          Number(f.totalRecords),
+          f.endpoint?.[0]?.location?.[0]?.uri,
+        ]),
+        [
+          [onP1, 2, `grpc+tcp://${p1.dataAddress()}`],
+          [onP2, 4, `grpc+tcp://${p2.dataAddress()}`],
+        ].sort(),
+        `${p.ctx.config.nodeId}: both datasets, each with its owner's endpoint`,
+      );
+      const all = (await meta.listFlights()).map((f) => f.flightDescriptor?.path?.[0]);
+      assert.equal(all.includes(stray), false, 'a copy off its owner is not listed cluster-wide');
+      meta.close();
+    }
+    const local = async (p: LongbowNode) => {
+      const meta = new FlightClient(p.metaAddress());
+      const names = (await meta.listFlights(undefined, { headers: { 'x-longbow-scope': 'local' } })).map(
+        (f) => f.flightDescriptor?.path?.[0],
+      );
+      meta.close();
+      return names;
+    };
+    const [l1, l2] = [await local(p1), await local(p2)];
+    assert.equal(l1.includes(onP1) && !l1.includes(onP2), true, `p1 local: ${l1}`);
+    assert.equal(l2.includes(onP2) && l2.includes(stray) && !l2.includes(onP1), true, `p2 local: ${l2}`);
     c1.close();
   });
 
