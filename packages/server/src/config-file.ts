@@ -20,6 +20,7 @@
  *     region: eu-west-1         # LONGBOW_S3_REGION
  *     endpoint: http://minio:9000   # LONGBOW_S3_ENDPOINT
  *     use_path_style: true      # LONGBOW_S3_USE_PATH_STYLE
+ *     part_size: 64MiB          # LONGBOW_S3_PART_SIZE
  * ```
  *
  * The file is `LONGBOW_CONFIG_FILE`, else `longbow.yaml` in the working directory when it
@@ -45,6 +46,7 @@ export const YAML_KEYS: Readonly<Record<string, string>> = {
   'storage.s3.region': 'LONGBOW_S3_REGION',
   'storage.s3.endpoint': 'LONGBOW_S3_ENDPOINT',
   'storage.s3.use_path_style': 'LONGBOW_S3_USE_PATH_STYLE',
+  'storage.s3.part_size': 'LONGBOW_S3_PART_SIZE',
 };
 
 function flatten(value: unknown, prefix: string, out: Map<string, unknown>): void {

@@ -121,6 +121,11 @@ export interface NodeConfig {
   /** Path-style addressing (`endpoint/bucket/key`), which most S3-compatible servers need. Default false. */
   readonly s3UsePathStyle: boolean;
   /**
+   * Part size of multipart snapshot uploads, bytes: a file up to this size is one PutObject,
+   * a larger one is uploaded in parts of this size. Default 64 MiB; 5 MiB to 5 GiB.
+   */
+  readonly s3PartBytes: number;
+  /**
    * Gossip settings (`LONGBOW_GOSSIP_*`, resolved by `@longbow/cluster`; docs/cluster.md).
    * `enabled` false (the default) runs a single node with no cluster part at all. When
    * `advertiseAddr` is unset, the bind address is a wildcard and the port fixed, peers are
@@ -293,6 +298,7 @@ const ENV_TABLE: ReadonlyArray<{ env: string; field: keyof NodeConfig; parse: Pa
   { env: 'LONGBOW_S3_REGION', field: 's3Region', parse: parseString },
   { env: 'LONGBOW_S3_ENDPOINT', field: 's3Endpoint', parse: parseString },
   { env: 'LONGBOW_S3_USE_PATH_STYLE', field: 's3UsePathStyle', parse: parseBool },
+  { env: 'LONGBOW_S3_PART_SIZE', field: 's3PartBytes', parse: parseBytes },
   { env: 'LONGBOW_ROUTING_MODE', field: 'routingMode', parse: parseRoutingMode },
   { env: 'LONGBOW_FORWARD_CONNECT_TIMEOUT', field: 'forwardConnectTimeoutMs', parse: parseDurationMs },
 ];
@@ -339,6 +345,7 @@ export function defaultConfig(): NodeConfig {
     s3Region: process.env.AWS_REGION || 'us-east-1',
     s3Endpoint: '',
     s3UsePathStyle: false,
+    s3PartBytes: 64 * 1024 * 1024,
     gossip: resolveGossipConfig({}),
     routingMode: 'proxy',
     forwardConnectTimeoutMs: 2000,
@@ -440,6 +447,11 @@ export function resolveConfig(
     cfg.storageBackend !== 's3' || cfg.s3Bucket.length > 0,
     's3Bucket',
     'must be set when LONGBOW_STORAGE_BACKEND=s3',
+  );
+  check(
+    cfg.s3PartBytes >= 5 * 1024 ** 2 && cfg.s3PartBytes <= 5 * 1024 ** 3,
+    's3PartBytes',
+    'must be between 5MiB and 5GiB (S3 part limits)',
   );
   check(
     cfg.forwardConnectTimeoutMs >= 10 && cfg.forwardConnectTimeoutMs <= 60_000,

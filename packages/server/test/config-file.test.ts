@@ -58,6 +58,11 @@ describe('longbow.yaml', () => {
       /LONGBOW_SNAPSHOT_COMPRESSION/,
     );
     assert.throws(() => resolveConfig({ LONGBOW_STORAGE_BACKEND: 's3' }), /LONGBOW_S3_BUCKET: must be set/);
+    assert.equal(resolveConfig({ LONGBOW_S3_PART_SIZE: '8MiB' }).s3PartBytes, 8 * 1024 * 1024);
+    assert.throws(
+      () => resolveConfig({ LONGBOW_S3_PART_SIZE: '1MiB' }),
+      /LONGBOW_S3_PART_SIZE: must be between 5MiB and 5GiB/,
+    );
   });
 
   it('reads LONGBOW_CONFIG_FILE, and an explicitly named missing file is an error', async () => {

@@ -28,6 +28,7 @@ export function createBackend(config: NodeConfig): SnapshotBackend {
       region: config.s3Region,
       endpoint: config.s3Endpoint,
       usePathStyle: config.s3UsePathStyle,
+      partBytes: config.s3PartBytes,
     });
   }
   return new LocalSnapshotBackend(config.snapshotPath);

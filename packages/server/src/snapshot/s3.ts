@@ -2,8 +2,13 @@
  * Snapshots in S3 (or any S3-compatible server): key `{prefix}/snapshots/{dataset}.parquet`
  * in `LONGBOW_S3_BUCKET`.
  *
- * A snapshot is made current by one PutObject of the final key: S3 makes an object visible
- * whole or not at all, so an interrupted upload leaves the previous snapshot current.
+ * A snapshot is made current by one upload of the final key: a PutObject when it fits in
+ * one part, else a multipart upload (`@aws-sdk/lib-storage`'s Upload: parts of `partBytes`,
+ * four in flight). Either way S3 makes the object visible whole or not at all — a multipart
+ * object only at CompleteMultipartUpload — so an interrupted upload leaves the previous
+ * snapshot current, and a failed multipart upload is aborted so its parts are not kept.
+ * Multipart lifts PutObject's 5 GiB ceiling (S3 allows 10,000 parts of 5 MiB–5 GiB) and
+ * retries a failed part instead of the whole file.
  * Credentials come from the AWS SDK's default chain (environment, web identity, shared
  * files, instance or container roles) and are never logged.
  */
@@ -16,9 +21,9 @@ import {
   GetObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
-  PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import {
   fileNameOf,
   type LocalCopy,
@@ -39,7 +44,19 @@ export interface S3Settings {
   usePathStyle: boolean;
   /** Attempts per request, including the first (the SDK backs off between them). */
   maxAttempts?: number;
+  /**
+   * Part size of multipart uploads, bytes; a file up to this size is one PutObject.
+   * Default {@link S3_PART_BYTES_DEFAULT}; S3 takes 5 MiB to 5 GiB.
+   */
+  partBytes?: number;
 }
+
+/** Default multipart part size: 64 MiB (a 640 GB file at S3's 10,000-part limit). */
+export const S3_PART_BYTES_DEFAULT = 64 * 1024 * 1024;
+/** Smallest part S3 accepts (all but the last part): 5 MiB. */
+export const S3_PART_BYTES_MIN = 5 * 1024 * 1024;
+/** Largest part S3 accepts: 5 GiB. */
+export const S3_PART_BYTES_MAX = 5 * 1024 * 1024 * 1024;
 
 /** Snapshot objects under one bucket and prefix. */
 export class S3SnapshotBackend implements SnapshotBackend {
@@ -47,6 +64,7 @@ export class S3SnapshotBackend implements SnapshotBackend {
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly keyPrefix: string;
+  private readonly partBytes: number;
 
   constructor(settings: S3Settings) {
     this.client = new S3Client({
@@ -56,6 +74,9 @@ export class S3SnapshotBackend implements SnapshotBackend {
       maxAttempts: settings.maxAttempts ?? 3,
     });
     this.bucket = settings.bucket;
+    this.partBytes = settings.partBytes ?? S3_PART_BYTES_DEFAULT;
+    if (!(this.partBytes >= S3_PART_BYTES_MIN && this.partBytes <= S3_PART_BYTES_MAX))
+      throw new RangeError(`S3 part size must be 5 MiB to 5 GiB, got ${this.partBytes} bytes`);
     const prefix = settings.prefix.replace(/^\/+|\/+$/g, '');
     this.keyPrefix = prefix ? `${prefix}/snapshots/` : 'snapshots/';
   }
@@ -68,16 +89,21 @@ export class S3SnapshotBackend implements SnapshotBackend {
     return `s3://${this.bucket}/${this.keyOf(dataset, file)}`;
   }
 
+  /** Uploads one file: a PutObject up to `partBytes`, else a multipart upload (see above). */
   async put(dataset: string, bytes: Uint8Array, file: SnapshotFile = 'snapshot'): Promise<void> {
-    await this.client.send(
-      new PutObjectCommand({
+    const upload = new Upload({
+      client: this.client,
+      params: {
         Bucket: this.bucket,
         Key: this.keyOf(dataset, file),
         Body: bytes,
-        ContentLength: bytes.byteLength,
         ContentType: file === 'index' ? 'application/octet-stream' : 'application/vnd.apache.parquet',
-      }),
-    );
+      },
+      partSize: this.partBytes,
+      queueSize: 4,
+      leavePartsOnError: false,
+    });
+    await upload.done();
   }
 
   async get(dataset: string, file: SnapshotFile = 'snapshot'): Promise<Uint8Array | undefined> {

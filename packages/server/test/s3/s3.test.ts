@@ -2,14 +2,22 @@
  * Snapshots on a real S3-compatible server (MinIO on loopback, built by setup-minio.sh):
  * the object key layout, a restart from S3 alone after the local disk is wiped, an outage
  * in the middle of a snapshot (the previous object stays current, the node retries on its
- * own), and query_analytics over an S3 snapshot.
+ * own), query_analytics over an S3 snapshot, and multipart uploads of files larger than
+ * the part size.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { FlightClient, pathDescriptor } from '@longbow/flight';
 import {
   Field,
@@ -27,6 +35,7 @@ import pino from 'pino';
 import type { NodeConfig } from '../../src/config.ts';
 import { LongbowNode } from '../../src/node.ts';
 import { decodeParquet } from '../../src/snapshot/parquet.ts';
+import { S3_PART_BYTES_MIN, S3SnapshotBackend } from '../../src/snapshot/s3.ts';
 import { testNodeConfig } from '../fixtures/node-config.ts';
 import { MINIO_PASSWORD, MINIO_USER, MinioServer } from './minio.ts';
 
@@ -155,6 +164,40 @@ describe('snapshots on S3 (MinIO)', () => {
     assert.equal(byId.size, 997);
     assert.ok(!byId.has(8));
     assert.deepEqual(byId.get(421), vectorOf(421));
+  });
+
+  it('a file larger than the part size goes up as a multipart upload and reads back whole', async () => {
+    const backend = new S3SnapshotBackend({
+      bucket: BUCKET,
+      prefix: 'multipart-test',
+      region: 'us-east-1',
+      endpoint: minio.endpoint,
+      usePathStyle: true,
+      partBytes: S3_PART_BYTES_MIN,
+    });
+    try {
+      const bytes = new Uint8Array(2 * S3_PART_BYTES_MIN + 12345);
+      for (let i = 0; i < bytes.length; i += 4096) bytes[i] = (i / 4096) & 0xff;
+      await backend.put('big', bytes, 'index');
+      const head = await s3.send(
+        new HeadObjectCommand({ Bucket: BUCKET, Key: 'multipart-test/snapshots/big.hnsw' }),
+      );
+      assert.match(head.ETag ?? '', /-3"?$/, 'an S3 multipart ETag ends in -<parts>');
+      assert.equal(head.ContentLength, bytes.length);
+      assert.deepEqual(await backend.get('big', 'index'), bytes);
+      const pending = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
+      assert.equal(pending.Uploads?.length ?? 0, 0, 'no multipart upload left open');
+      // A file within one part is a plain PutObject (no part count in its ETag).
+      await backend.put('small', bytes.subarray(0, 1000), 'index');
+      const small = await s3.send(
+        new HeadObjectCommand({ Bucket: BUCKET, Key: 'multipart-test/snapshots/small.hnsw' }),
+      );
+      assert.doesNotMatch(small.ETag ?? '', /-\d+"?$/);
+      await backend.delete('big', 'index');
+      await backend.delete('small', 'index');
+    } finally {
+      backend.close();
+    }
   });
 
   it('query_analytics reads the S3 snapshot', async () => {
