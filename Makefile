@@ -26,8 +26,12 @@ setup: node_modules/.longbow-installed $(VENV)/.longbow-installed
 # `npm install` with the committed lock rather than `npm ci`: the registry reachable here
 # lacks some other-platform optional packages (e.g. @biomejs/cli-darwin-*), which `npm ci`
 # treats as a lock mismatch while `npm install` skips them, as optional packages should be.
+# node-gyp builds hnswlib-node against local Node headers (scripts/node-headers.sh), never
+# downloaded ones.
 node_modules/.longbow-installed: package.json package-lock.json $(wildcard packages/*/package.json) $(wildcard operator/package.json)
-	npm install --no-audit --no-fund
+	nodedir="$$(scripts/node-headers.sh)"; \
+	  if [[ -n "$$nodedir" ]]; then export npm_config_nodedir="$$nodedir"; fi; \
+	  npm install --no-audit --no-fund
 	@touch $@
 
 $(VENV)/.longbow-installed: requirements-dev.txt
