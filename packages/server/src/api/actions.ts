@@ -51,7 +51,24 @@ function indexStats(ds: Dataset) {
   };
 }
 
-function datasetStats(ds: Dataset) {
+/**
+ * The dataset's current snapshot: the LSN it covers, when it was written (ISO 8601 UTC) and
+ * its age in seconds (null when the file does not record it), and where it is; null before
+ * the first snapshot.
+ */
+function snapshotStats(ctx: NodeContext, ds: Dataset) {
+  const st = ctx.snapshots?.statusOf(ds.name);
+  if (!st) return null;
+  const at = st.writtenAtMs;
+  return {
+    lsn: Number(st.lsn),
+    written_at: at === undefined ? null : new Date(at).toISOString(),
+    age_seconds: at === undefined ? null : Math.max(0, (Date.now() - at) / 1000),
+    location: st.location,
+  };
+}
+
+function datasetStats(ctx: NodeContext, ds: Dataset) {
   return {
     records: ds.liveCount,
     rows: ds.rowCount,
@@ -63,6 +80,7 @@ function datasetStats(ds: Dataset) {
     id_type: ds.def.idType,
     last_lsn: Number(ds.lastLsn),
     index: indexStats(ds),
+    snapshot: snapshotStats(ctx, ds),
   };
 }
 
@@ -99,7 +117,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
       return {
         node_id: ctx.config.nodeId,
         state: ctx.state,
-        datasets: Object.fromEntries(datasets.map((ds) => [ds.name, datasetStats(ds)])),
+        datasets: Object.fromEntries(datasets.map((ds) => [ds.name, datasetStats(ctx, ds)])),
         total_records: datasets.reduce((n, ds) => n + ds.liveCount, 0),
         total_bytes: datasets.reduce((n, ds) => n + ds.byteLength, 0),
         memory: {

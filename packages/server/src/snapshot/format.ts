@@ -19,6 +19,7 @@
  * | `longbow.lsn` | decimal LSN the snapshot covers: every WAL entry of this dataset up to it is in the file |
  * | `longbow.dataset` | JSON {@link SnapshotInfo}: format version, name, metric, dim, id type, added columns |
  * | `longbow.schema` | base64 of the dataset's stored Arrow schema (IPC-encapsulated), so a restore rebuilds exactly the same definition |
+ * | `longbow.written_at` | when the snapshot was written, ISO 8601 UTC (absent in files written before it existed) |
  *
  * plus the dataset's own schema metadata (`longbow.metric`, index and text settings).
  */
@@ -41,6 +42,7 @@ export const METADATA_COLUMN = 'metadata';
 export const LSN_KEY = 'longbow.lsn';
 export const DATASET_KEY = 'longbow.dataset';
 export const SCHEMA_KEY = 'longbow.schema';
+export const WRITTEN_AT_KEY = 'longbow.written_at';
 
 /** The `longbow.dataset` JSON. */
 export interface SnapshotInfo {
@@ -115,7 +117,12 @@ export function toSnapshotBatch(
 }
 
 /** The key-value metadata written with a snapshot. */
-export function snapshotKeyValues(def: DatasetDefinition, lsn: bigint, rows: number): Map<string, string> {
+export function snapshotKeyValues(
+  def: DatasetDefinition,
+  lsn: bigint,
+  rows: number,
+  writtenAt: Date,
+): Map<string, string> {
   const { added } = snapshotSchema(def);
   const info: SnapshotInfo = {
     version: SNAPSHOT_FORMAT_VERSION,
@@ -131,6 +138,7 @@ export function snapshotKeyValues(def: DatasetDefinition, lsn: bigint, rows: num
     [LSN_KEY, lsn.toString()],
     [DATASET_KEY, JSON.stringify(info)],
     [SCHEMA_KEY, Buffer.from(encapsulateSchema(def.schema)).toString('base64')],
+    [WRITTEN_AT_KEY, writtenAt.toISOString()],
   ]);
 }
 
@@ -139,6 +147,8 @@ export interface SnapshotHeader {
   def: DatasetDefinition;
   lsn: bigint;
   info: SnapshotInfo;
+  /** When the file was written (epoch ms); undefined for files without `longbow.written_at`. */
+  writtenAtMs: number | undefined;
 }
 
 /**
@@ -175,7 +185,11 @@ export function readSnapshotHeader(file: string, kv: ReadonlyMap<string, string>
   }
   if (def.dim !== info.dim || def.idType !== info.id_type || def.metric !== info.metric)
     throw new SnapshotCorruptError(file, 'stored schema disagrees with longbow.dataset');
-  return { def, lsn: BigInt(lsnRaw), info };
+  const writtenAtRaw = kv.get(WRITTEN_AT_KEY);
+  const writtenAtMs = writtenAtRaw === undefined ? undefined : Date.parse(writtenAtRaw);
+  if (writtenAtMs !== undefined && Number.isNaN(writtenAtMs))
+    throw new SnapshotCorruptError(file, `${WRITTEN_AT_KEY}="${writtenAtRaw}" is not a timestamp`);
+  return { def, lsn: BigInt(lsnRaw), info, writtenAtMs };
 }
 
 /**

@@ -97,6 +97,18 @@ export interface RoundResult {
 interface Covered {
   ds: Dataset;
   lsn: bigint;
+  /** When the current snapshot file was written (epoch ms); undefined when it does not say. */
+  writtenAtMs: number | undefined;
+}
+
+/** A dataset's current snapshot, for `get_stats`. */
+export interface SnapshotStatus {
+  /** The LSN it covers. */
+  lsn: bigint;
+  /** When it was written (epoch ms); undefined for a file that does not record it. */
+  writtenAtMs: number | undefined;
+  /** Where it is (file path or `s3://` URL). */
+  location: string;
 }
 
 interface Captured {
@@ -198,6 +210,13 @@ export class Snapshotter {
   /** The LSN each dataset's current snapshot covers, for stats. */
   coveredLsn(name: string): bigint | undefined {
     return this.covered.get(name)?.lsn;
+  }
+
+  /** The current snapshot of dataset `name`, or undefined when it has none yet. */
+  statusOf(name: string): SnapshotStatus | undefined {
+    const c = this.covered.get(name);
+    if (!c || this.store.get(name) !== c.ds) return undefined;
+    return { lsn: c.lsn, writtenAtMs: c.writtenAtMs, location: this.opts.backend.locationOf(name) };
   }
 
   /** True while a round runs or waits. */
@@ -393,11 +412,12 @@ export class Snapshotter {
     const location = this.opts.backend.locationOf(name);
     this.opts.log.debug({ dataset: name, lsn: Number(lsn) }, 'snapshot started');
     try {
-      const bytes = await encodeSnapshot(c, lsn, this.opts.compression);
+      const writtenAt = new Date();
+      const bytes = await encodeSnapshot(c, lsn, this.opts.compression, writtenAt);
       await this.opts.backend.put(name, bytes.file);
       await this.saveIndex(c, lsn);
       this.files.add(name);
-      this.covered.set(name, { ds: c.ds, lsn });
+      this.covered.set(name, { ds: c.ds, lsn, writtenAtMs: writtenAt.getTime() });
       const seconds = (performance.now() - started) / 1000;
       this.opts.observer?.onSnapshot?.('ok', seconds);
       this.opts.log.info(
@@ -437,6 +457,7 @@ async function encodeSnapshot(
   c: Captured,
   lsn: bigint,
   compression: ParquetCompression,
+  writtenAt: Date,
 ): Promise<{ file: Uint8Array; rows: number }> {
   const def = c.ds.def;
   const { schema } = snapshotSchema(def);
@@ -457,7 +478,7 @@ async function encodeSnapshot(
     await encoder.abort();
     throw err;
   }
-  const kv = snapshotKeyValues(def, lsn, rows);
+  const kv = snapshotKeyValues(def, lsn, rows, writtenAt);
   kv.set(CHECKSUM_KEY, checksum.toString());
   const file = await encoder.finish(kv, compression);
   return { file, rows };
@@ -510,7 +531,7 @@ export async function recoverSnapshots(
       return undefined;
     });
     const { ds, index, reason } = await store.restore(header.def, batches, header.lsn, savedIndex);
-    recovered.set(name, { ds, lsn: header.lsn });
+    recovered.set(name, { ds, lsn: header.lsn, writtenAtMs: header.writtenAtMs });
     if (reason) log.warn({ dataset: name, reason }, 'saved index not used; rebuilding the index');
     log.info(
       {

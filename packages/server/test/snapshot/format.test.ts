@@ -107,9 +107,10 @@ describe('snapshot format', () => {
     );
     assert.deepEqual(snapshotSchema(own).added, []);
     for (const d of [def, own]) {
-      const h = readSnapshotHeader('f', snapshotKeyValues(d, 42n, 7));
+      const h = readSnapshotHeader('f', snapshotKeyValues(d, 42n, 7, new Date('2026-11-21T06:00:00.250Z')));
       assert.equal(h.lsn, 42n);
       assert.equal(h.info.rows, 7);
+      assert.equal(h.writtenAtMs, Date.parse('2026-11-21T06:00:00.250Z'));
       assert.deepEqual(
         h.def.userFields.map((f) => `${f.name}: ${f.type}`),
         d.userFields.map((f) => `${f.name}: ${f.type}`),
@@ -120,7 +121,7 @@ describe('snapshot format', () => {
   });
 
   it('rejects missing or inconsistent metadata, naming the file', () => {
-    const kv = snapshotKeyValues(def, 5n, 1);
+    const kv = snapshotKeyValues(def, 5n, 1, new Date());
     const broken = (change: (m: Map<string, string>) => void) => {
       const m = new Map(kv);
       change(m);
@@ -150,6 +151,14 @@ describe('snapshot format', () => {
       broken((m) => m.set('longbow.dataset', kv.get('longbow.dataset')!.replace('"dim":2', '"dim":3'))),
       named(/disagrees/),
     );
+    assert.throws(
+      broken((m) => m.set('longbow.written_at', 'yesterday')),
+      named(/longbow.written_at="yesterday" is not a timestamp/),
+    );
+    // Files from before longbow.written_at existed still load; their time is unknown.
+    const old = new Map(kv);
+    old.delete('longbow.written_at');
+    assert.equal(readSnapshotHeader('/snap/docs.parquet', old).writtenAtMs, undefined);
   });
 
   it('rejects a batch whose column type changed', () => {

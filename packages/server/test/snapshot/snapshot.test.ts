@@ -108,6 +108,16 @@ async function put(dataset: string, b: RecordBatch): Promise<void> {
   await client.doPut(pathDescriptor(dataset), SCHEMA, [b]);
 }
 
+interface SnapshotStats {
+  snapshot: { lsn: number; written_at: string | null; age_seconds: number | null; location: string } | null;
+}
+
+/** get_stats' entry for one dataset. */
+async function snapshotStats(dataset: string): Promise<SnapshotStats> {
+  const r = await client.doActionJson<{ datasets: Record<string, SnapshotStats> }>('get_stats', { dataset });
+  return r.datasets[dataset]!;
+}
+
 async function scanIds(dataset: string): Promise<number[]> {
   const t = await client.doGetTable(JSON.stringify({ dataset, columns: ['id'] }));
   return [...t.getChild('id')!].map(Number).sort((a, b) => a - b);
@@ -140,7 +150,15 @@ describe('snapshots', () => {
     await put('items', batch(range(0, 300)));
     await put('items', batch(range(0, 10), 1)); // upserts: new values for ids 0..9
     await client.doActionJson('delete', { dataset: 'items', ids: range(10, 20) });
+    assert.equal((await snapshotStats('items')).snapshot, null, 'no snapshot yet');
+    const startedMs = Date.now();
     const r = await client.doActionJson<SnapshotReply>('force_snapshot', {});
+    const stats = (await snapshotStats('items')).snapshot!;
+    assert.equal(stats.lsn, r.lsn);
+    assert.equal(stats.location, path.join(root, 'snapshots', 'items.parquet'));
+    const writtenMs = Date.parse(stats.written_at!);
+    assert.ok(writtenMs >= startedMs - 1000 && writtenMs <= Date.now(), stats.written_at!);
+    assert.ok(stats.age_seconds! >= 0 && stats.age_seconds! < 60, `age ${stats.age_seconds}`);
     assert.equal(r.status, 'ok');
     assert.deepEqual(
       r.datasets.map((d) => [d.dataset, d.status, d.rows]),
@@ -160,6 +178,7 @@ describe('snapshots', () => {
       ],
     );
     assert.equal(keyValues.get('longbow.lsn'), String(r.lsn));
+    assert.equal(keyValues.get('longbow.written_at'), stats.written_at);
     const rows = new Map<number, { vector: number[]; text: string | null; price: number; meta: unknown }>();
     for (const b of batches) {
       for (let i = 0; i < b.numRows; i++) {
@@ -179,11 +198,18 @@ describe('snapshots', () => {
   });
 
   it('a restart loads the snapshot and replays only the WAL after it', async () => {
+    const snapshotBefore = (await snapshotStats('items')).snapshot;
     await put('items', batch(range(300, 320))); // after the snapshot: only in the WAL
     await client.doActionJson('delete', { dataset: 'items', ids: [300, 21] });
     const before = await client.doGetTable(JSON.stringify({ dataset: 'items' }));
     await stopWithoutSnapshot();
     await start();
+    const snapshotAfter = (await snapshotStats('items')).snapshot;
+    assert.deepEqual(
+      [snapshotAfter?.lsn, snapshotAfter?.written_at],
+      [snapshotBefore?.lsn, snapshotBefore?.written_at],
+      'get_stats reports the loaded snapshot, with the time it was written',
+    );
     const ids = await scanIds('items');
     const expected = [...range(0, 10), ...range(20, 320)].filter((id) => id !== 300 && id !== 21);
     assert.deepEqual(ids, expected);
