@@ -1,7 +1,9 @@
 """Persistence benchmark on glove100 (331,479 x 100, cosine): snapshot write time and size,
 the event loop's responsiveness while a snapshot is written, and restart time from the
-snapshot with the index saved beside it and without it (ready = snapshot loaded and WAL
-replayed; caught up = the HNSW graphs loaded, or rebuilt from the loaded rows).
+snapshot with the index saved beside it, with it after 1% of the ids were deleted and 1%
+upserted (the snapshot drops those rows; the index maps its labels around them), and
+without it (ready = snapshot loaded and WAL replayed; caught up = the HNSW graphs loaded,
+or rebuilt from the loaded rows).
 
     .venv/bin/python packages/server/bench/persistence.py [--compression zstd|snappy|none] [--limit N]
 
@@ -108,7 +110,7 @@ def main() -> None:
     node.stop()
     stop_s = time.perf_counter() - t0
 
-    def restart() -> dict:
+    def restart(hits_ref: list) -> dict:
         t0 = time.perf_counter()
         node.start()
         ready = time.perf_counter() - t0
@@ -127,13 +129,40 @@ def main() -> None:
             "snapshot_load_seconds": round(loaded["seconds"], 2),
             "wal_entries_replayed": replayed["entries"],
             "index_caught_up_seconds": round(caught_up, 2),
-            "same_top10": len(set(hits_before) & set(hits)),
+            "same_top10": len(set(hits_ref) & set(hits)),
         }
 
     saved = [l for l in node.log_lines() if l.get("msg") == "index saved"]
-    with_index = restart()
+    with_index = restart(hits_before)
+
+    # Tombstones in the snapshot: delete 1% of the ids and upsert another 1% (same vectors,
+    # new rows), snapshot, restart. The index is saved with the dropped rows as dead labels.
+    node.start()
+    client = flight.connect(node.data_uri)
+    meta = flight.connect(node.meta_uri)
+    rng = np.random.default_rng(7)
+    picked = rng.choice(len(base), size=2 * (len(base) // 100), replace=False)
+    deleted, upserted = sorted(int(i) for i in picked[: len(picked) // 2]), sorted(int(i) for i in picked[len(picked) // 2 :])
+    action(meta, "delete", {"dataset": "glove100", "ids": deleted})
+    do_put(client, "glove100", [make_batch(upserted, base[upserted]).replace_schema_metadata(meta_kv)])
+    wait_caught_up(meta, "glove100")
+    action(meta, "force_snapshot", {})
+    saved_tomb = [l for l in node.log_lines() if l.get("msg") == "index saved"][-1]
+    hits_tomb = search(client, "glove100", vector=queries[0].tolist(), k=10).column("id").to_pylist()
+    client.close()
+    meta.close()
+    node.stop()
+    with_index_tombstones = restart(hits_tomb)
+    with_index_tombstones["deleted"] = len(deleted)
+    with_index_tombstones["upserted"] = len(upserted)
+    with_index_tombstones["index_saved"] = {
+        "bytes": saved_tomb["bytes"],
+        "seconds": round(saved_tomb["seconds"], 2),
+        "dropped_rows": saved_tomb.get("droppedRows"),
+    }
+
     (root / "data" / "snapshots" / "glove100.hnsw").unlink(missing_ok=True)
-    without_index = restart()
+    without_index = restart(hits_tomb)
 
     result = {
         "rows": len(base),
@@ -154,6 +183,7 @@ def main() -> None:
         "shutdown_seconds": round(stop_s, 2),
         "index_saved": {"bytes": saved[-1]["bytes"], "seconds": round(saved[-1]["seconds"], 2)} if saved else None,
         "restart_with_saved_index": with_index,
+        "restart_with_saved_index_after_deletes_and_upserts": with_index_tombstones,
         "restart_without_saved_index": without_index,
     }
     out = REPO / ".bench" / f"persistence-{args.compression}-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -13,11 +13,17 @@
  * built from the shard's live rows in the background; searches keep using the old graph
  * (whose deletes are masked) until the new one has caught up, then the two are swapped.
  * Writes that arrive meanwhile go to both.
+ *
+ * Labels and ordinals: the public methods speak row ordinals. Graphs speak labels, which
+ * are the ordinals except in an index loaded from a snapshot that dropped tombstoned rows:
+ * there a {@link LabelMap} of dead labels translates (label-map.ts), so the saved graphs
+ * stay usable. Shards are label ranges.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { MetricName } from '../config.ts';
 import type { IndexHandle, IndexParams, IndexPool, QueryHits } from './index-pool.ts';
+import { LabelMap } from './label-map.ts';
 import { decodeSavedIndex, encodeSavedIndex, SavedIndexError } from './saved-index.ts';
 import { TopK } from './top-k.ts';
 
@@ -31,7 +37,10 @@ export interface ShardedIndexParams extends IndexParams {
   vacuumMinRows: number;
 }
 
-/** Reads the live rows of an ordinal range from the dataset: labels and row-major vectors. */
+/**
+ * Reads the live rows of an ordinal range [from, to) from the dataset: their ordinals (in
+ * `labels`, increasing) and row-major vectors.
+ */
 export type LiveRows = (from: number, to: number) => { labels: number[]; vectors: Float32Array };
 
 interface Shard {
@@ -43,15 +52,12 @@ interface Shard {
   rows: number;
   /** Labels deleted since the current graph was built. */
   deleted: number;
-  /** Labels below this came from a saved graph: adding them again is skipped. */
-  loadedEnd: number;
   /**
-   * For a shard loaded from a saved graph: a second graph for its labels at or past
-   * `loadedEnd`. Loaded graphs are never inserted into — growing one read back by
-   * hnswlib-node 3.0 corrupted the heap (seen as "double free or corruption") — so rows
-   * the saved graph did not hold go here, and searches merge both.
+   * Labels below this came from a saved graph: adding them again is skipped. The loaded
+   * graph itself takes the rows after them (hnswlib's load, resize, add; the worker never
+   * resizes a graph to 0, which is what once corrupted the heap here).
    */
-  extra: IndexHandle | undefined;
+  loadedEnd: number;
 }
 
 /** Statistics of an index, summed over shards. */
@@ -74,18 +80,27 @@ export class ShardedIndex {
   private readonly shards: Shard[] = [];
   private vacuums = 0;
   private dropped = false;
+  /** Labels ⇄ ordinals (the identity unless loaded with dead labels). */
+  private labels: LabelMap;
 
   constructor(
     pool: IndexPool,
     params: ShardedIndexParams,
     liveRows: LiveRows,
     onVacuum: ShardedIndex['onVacuum'] = () => {},
+    labels: LabelMap = new LabelMap(),
   ) {
     this.pool = pool;
     this.params = params;
     this.metric = params.metric;
     this.liveRows = liveRows;
     this.onVacuum = onVacuum;
+    this.labels = labels;
+  }
+
+  /** Dead labels carried from saved graphs (0 for an index built from the rows). */
+  get deadLabels(): number {
+    return this.labels.dead.length;
   }
 
   /** A new graph for the shard whose labels start at `base`. */
@@ -95,16 +110,9 @@ export class ShardedIndex {
     return handle;
   }
 
-  /** Where new rows of a shard go: its graph, or the extra graph of a loaded shard. */
-  private writableGraph(shard: Shard): IndexHandle {
-    if (shard.loadedEnd <= this.baseOf(shard.index)) return shard.current;
-    shard.extra ??= this.newHandle(shard.loadedEnd);
-    return shard.extra;
-  }
-
   /** Every graph searches go to. */
   private graphs(): IndexHandle[] {
-    return this.shards.flatMap((s) => (s.extra ? [s.current, s.extra] : [s.current]));
+    return this.shards.map((s) => s.current);
   }
 
   private baseOf(shard: number): number {
@@ -121,17 +129,34 @@ export class ShardedIndex {
         rows: 0,
         deleted: 0,
         loadedEnd: 0,
-        extra: undefined,
       });
     }
     return this.shards[i]!;
   }
 
   /**
-   * Queues `count` row-major vectors with labels `firstLabel …`, split at shard borders.
+   * Queues `count` row-major vectors of rows `firstOrdinal …`, split at shard borders.
    * The array may be transferred to workers: pass a copy.
    */
-  add(firstLabel: number, count: number, vectors: Float32Array): void {
+  add(firstOrdinal: number, count: number, vectors: Float32Array): void {
+    if (this.labels.identity) {
+      this.addLabels(firstOrdinal, count, vectors);
+      return;
+    }
+    // Consecutive ordinals have consecutive labels between dead ones: one add per run.
+    const dim = this.params.dim;
+    let done = 0;
+    while (done < count) {
+      const label = this.labels.labelOf(firstOrdinal + done);
+      const run = Math.min(count - done, this.labels.nextDeadAfter(label) - label);
+      const part = done === 0 && run === count ? vectors : vectors.slice(done * dim, (done + run) * dim);
+      this.addLabels(label, run, part);
+      done += run;
+    }
+  }
+
+  /** {@link add} in label space: labels `firstLabel …` are consecutive. */
+  private addLabels(firstLabel: number, count: number, vectors: Float32Array): void {
     const dim = this.params.dim;
     let done = 0;
     while (done < count) {
@@ -144,17 +169,18 @@ export class ShardedIndex {
       const end = Math.min(count, (shard.index + 1) * this.params.shardRows - firstLabel);
       const part = done === 0 && end === count ? vectors : vectors.slice(done * dim, end * dim);
       if (shard.next) shard.next.add(label, end - done, part.slice());
-      this.writableGraph(shard).add(label, end - done, part);
+      shard.current.add(label, end - done, part);
       shard.rows += end - done;
       done = end;
     }
   }
 
-  /** Marks labels deleted in their shards; may start a vacuum. */
-  delete(labels: readonly number[]): void {
-    if (labels.length === 0) return;
+  /** Marks rows deleted in their shards; may start a vacuum. */
+  delete(ordinals: readonly number[]): void {
+    if (ordinals.length === 0) return;
     const byShard = new Map<Shard, number[]>();
-    for (const label of labels) {
+    for (const ordinal of ordinals) {
+      const label = this.labels.labelOf(ordinal);
       const shard = this.shards[Math.floor(label / this.params.shardRows)];
       if (!shard) continue;
       const list = byShard.get(shard);
@@ -162,12 +188,7 @@ export class ShardedIndex {
       else byShard.set(shard, [label]);
     }
     for (const [shard, list] of byShard) {
-      if (shard.extra) {
-        shard.current.delete(list.filter((l) => l < shard.loadedEnd));
-        shard.extra.delete(list.filter((l) => l >= shard.loadedEnd));
-      } else {
-        shard.current.delete(list);
-      }
+      shard.current.delete(list);
       shard.next?.delete(list);
       shard.deleted += list.length;
       this.maybeVacuum(shard);
@@ -187,8 +208,6 @@ export class ShardedIndex {
     next.whenCaughtUp().then(() => {
       if (shard.next !== next || this.dropped) return;
       const old = shard.current;
-      shard.extra?.drop();
-      shard.extra = undefined;
       shard.loadedEnd = 0;
       shard.current = next;
       shard.next = undefined;
@@ -200,8 +219,9 @@ export class ShardedIndex {
   }
 
   /**
-   * k nearest neighbours of each query across all shards (exact merge of per-shard top k).
-   * `allowed` restricts results to labels whose bit is set.
+   * k nearest neighbours of each query across all shards (exact merge of per-shard top k),
+   * as row ordinals. `allowed` (a bitmap over ordinals) restricts results to rows whose bit
+   * is set.
    */
   async search(
     queries: Float32Array,
@@ -210,10 +230,28 @@ export class ShardedIndex {
     ef: number,
     allowed?: Uint8Array,
   ): Promise<QueryHits[]> {
+    const allowedLabels = allowed && this.labels.labelBitmap(allowed);
     const perShard = await Promise.all(
-      this.graphs().map((g) => g.search(queries, queryCount, k, ef, allowed)),
+      this.graphs().map((g) => g.search(queries, queryCount, k, ef, allowedLabels)),
     );
-    if (perShard.length === 1) return perShard[0]!;
+    const merged = perShard.length === 1 ? perShard[0]! : this.merge(perShard, queryCount, k);
+    return this.labels.identity ? merged : merged.map((h) => this.toOrdinals(h));
+  }
+
+  /** Hits in label space → hits in ordinal space (a dead label, never expected, is dropped). */
+  private toOrdinals(h: QueryHits): QueryHits {
+    const labels: number[] = [];
+    const distances: number[] = [];
+    for (let i = 0; i < h.labels.length; i++) {
+      const o = this.labels.ordinalOf(h.labels[i]!);
+      if (o < 0) continue;
+      labels.push(o);
+      distances.push(h.distances[i]!);
+    }
+    return { labels: Float64Array.from(labels), distances: Float32Array.from(distances) };
+  }
+
+  private merge(perShard: QueryHits[][], queryCount: number, k: number): QueryHits[] {
     const out: QueryHits[] = [];
     for (let q = 0; q < queryCount; q++) {
       const top = new TopK(k);
@@ -232,38 +270,36 @@ export class ShardedIndex {
     await Promise.all(this.graphs().map((g) => g.whenCaughtUp()));
   }
 
-  /** Figures summed over shards. */
+  /** Figures summed over shards; `indexed` counts rows (dead labels are not rows). */
   stats(): IndexStats {
     let indexed = 0;
     let queueDepth = 0;
     let tombstones = 0;
     let caughtUp = true;
     for (const s of this.shards) {
-      const top = s.extra ?? s.current; // labels are processed in order: the last graph knows how far
-      indexed += Math.max(0, top.indexed - s.index * this.params.shardRows);
-      for (const g of s.extra ? [s.current, s.extra] : [s.current]) {
-        queueDepth += g.queueDepth;
-        tombstones += g.tombstones;
-        caughtUp &&= g.isCaughtUp();
-      }
+      const base = this.baseOf(s.index);
+      const g = s.current;
+      indexed += Math.max(
+        0,
+        this.labels.ordinalCeil(Math.max(base, g.indexed)) - this.labels.ordinalCeil(base),
+      );
+      queueDepth += g.queueDepth;
+      tombstones += g.tombstones;
+      caughtUp &&= g.isCaughtUp();
     }
     return { shards: this.shards.length, indexed, queueDepth, tombstones, vacuums: this.vacuums, caughtUp };
   }
 
   /**
    * Saves every shard's graph into one container (saved-index.ts) for the snapshot at
-   * `lsn`. Graph files pass through `tmpDir`.
+   * `lsn`. `droppedOrdinals` are the rows the snapshot leaves out (tombstoned when it was
+   * captured): their labels are saved as dead, so a restart from the snapshot maps the
+   * graphs' labels onto the snapshot's ordinals. Graph files pass through `tmpDir`.
    */
-  async serialize(tmpDir: string, lsn: bigint): Promise<Buffer> {
+  async serialize(tmpDir: string, lsn: bigint, droppedOrdinals: ArrayLike<number> = []): Promise<Buffer> {
     await fs.mkdir(tmpDir, { recursive: true });
+    const dead = this.labels.withDeadOrdinals(droppedOrdinals).dead;
     const shards: { labelsEnd: number; graph: Uint8Array }[] = [];
-    if (this.shards.some((s) => s.extra)) {
-      // One graph per shard in the container: a loaded shard that grew has two until a
-      // vacuum or restart rebuilds it.
-      throw new SavedIndexError(
-        'a shard loaded from a saved index has grown since; not saved (rebuilt at the next start)',
-      );
-    }
     for (const shard of this.shards) {
       const file = path.join(tmpDir, `shard-${shard.index}-${process.pid}-${Date.now()}.hnsw`);
       try {
@@ -274,14 +310,15 @@ export class ShardedIndex {
       }
     }
     const { metric, dim, m, efConstruction, shardRows } = this.params;
-    return encodeSavedIndex({ lsn: lsn.toString(), metric, dim, m, efConstruction, shardRows }, shards);
+    return encodeSavedIndex({ lsn: lsn.toString(), metric, dim, m, efConstruction, shardRows }, shards, dead);
   }
 
   /**
    * Rebuilds an index from a saved container instead of from the rows. Throws
    * SavedIndexError when the container is damaged or does not match `params` and `lsn`
    * (the caller then builds from the rows). Rows added later with labels below a shard's
-   * saved `labelsEnd` are skipped: they are in the graph already.
+   * saved `labelsEnd` are skipped: they are in the graph already. The container's dead
+   * labels become the index's label map.
    */
   static async deserialize(
     pool: IndexPool,
@@ -292,7 +329,7 @@ export class ShardedIndex {
     liveRows: LiveRows,
     onVacuum?: (shard: number, phase: 'start' | 'done') => void,
   ): Promise<ShardedIndex> {
-    const { header, graphs } = decodeSavedIndex(blob);
+    const { header, graphs, dead } = decodeSavedIndex(blob);
     const mismatch = (['metric', 'dim', 'm', 'efConstruction', 'shardRows'] as const).find(
       (k) => header[k] !== params[k],
     );
@@ -302,7 +339,7 @@ export class ShardedIndex {
       );
     if (header.lsn !== lsn.toString())
       throw new SavedIndexError(`saved index is for LSN ${header.lsn}, the snapshot is at ${lsn}`);
-    const index = new ShardedIndex(pool, params, liveRows, onVacuum);
+    const index = new ShardedIndex(pool, params, liveRows, onVacuum, new LabelMap(dead));
     await fs.mkdir(tmpDir, { recursive: true });
     try {
       for (const [i, graph] of graphs.entries()) {
@@ -323,7 +360,6 @@ export class ShardedIndex {
             rows: Math.max(0, labelsEnd - i * params.shardRows),
             deleted: 0,
             loadedEnd: labelsEnd,
-            extra: undefined,
           });
         } finally {
           await fs.rm(file, { force: true });
@@ -344,7 +380,6 @@ export class ShardedIndex {
     for (const s of this.shards) {
       s.current.drop();
       s.next?.drop();
-      s.extra?.drop();
     }
   }
 
@@ -360,8 +395,6 @@ export class ShardedIndex {
         shard.next?.drop();
         shard.next = undefined;
         shard.current.drop();
-        shard.extra?.drop();
-        shard.extra = undefined;
         shard.current = this.newHandle(this.baseOf(shard.index));
         shard.deleted = 0;
         shard.loadedEnd = 0;
@@ -371,9 +404,14 @@ export class ShardedIndex {
     });
   }
 
-  /** Sends the live rows of [from, to) to a graph; each contiguous run of labels is one add. */
+  /**
+   * Sends the live rows of the label range [from, to) to a graph; each contiguous run of
+   * labels is one add.
+   */
   private fill(handle: IndexHandle, from: number, to: number): void {
-    const { labels, vectors } = this.liveRows(from, to);
+    const rows = this.liveRows(this.labels.ordinalCeil(from), this.labels.ordinalCeil(to));
+    const vectors = rows.vectors;
+    const labels = this.labels.identity ? rows.labels : rows.labels.map((o) => this.labels.labelOf(o));
     const dim = this.params.dim;
     let runStart = 0;
     for (let i = 1; i <= labels.length; i++) {

@@ -376,27 +376,33 @@ export class Snapshotter {
 
   /**
    * Saves the dataset's index beside its snapshot, so a restart loads the graphs instead of
-   * rebuilding them. Only when the capture had no tombstones: the snapshot holds live rows
-   * only, so row ordinals (the graphs' labels) survive a restart exactly when no row was
-   * dropped from it. Otherwise any older index file is removed. A failure here costs only a
-   * rebuild at the next start, so it is logged, not fatal to the snapshot.
+   * rebuilding them. The snapshot holds live rows only, so the rows tombstoned at capture
+   * are saved as dead labels: after a restart the graphs' labels map onto the snapshot's
+   * ordinals (label-map.ts). A failure here costs only a rebuild at the next start, so it is
+   * logged, not fatal to the snapshot (any older index file is removed).
    */
   private async saveIndex(c: Captured, lsn: bigint): Promise<void> {
     const name = c.ds.name;
     try {
-      const clean = c.batches.every((b) => !b.deleted?.includes(1));
-      if (!clean || !c.ds.index || this.store.get(name) !== c.ds) {
+      if (!c.ds.index || this.store.get(name) !== c.ds) {
         await this.opts.backend.delete(name, 'index');
         return;
       }
+      const dropped: number[] = [];
+      let first = 0;
+      for (const { batch, deleted } of c.batches) {
+        if (deleted) for (let i = 0; i < batch.numRows; i++) if (deleted[i] === 1) dropped.push(first + i);
+        first += batch.numRows;
+      }
       const started = performance.now();
-      const blob = await c.ds.index.serialize(path.join(os.tmpdir(), 'longbow-index'), lsn);
+      const blob = await c.ds.index.serialize(path.join(os.tmpdir(), 'longbow-index'), lsn, dropped);
       await this.opts.backend.put(name, blob, 'index');
       this.opts.log.info(
         {
           dataset: name,
           lsn: Number(lsn),
           bytes: blob.byteLength,
+          droppedRows: dropped.length,
           seconds: (performance.now() - started) / 1000,
         },
         'index saved',

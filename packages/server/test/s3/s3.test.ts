@@ -150,7 +150,8 @@ describe('snapshots on S3 (MinIO)', () => {
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
     assert.deepEqual(
       listed.Contents?.map((o) => o.Key),
-      [`${PREFIX}/snapshots/vectors.parquet`],
+      // The Parquet snapshot and the HNSW index saved beside it.
+      [`${PREFIX}/snapshots/vectors.hnsw`, `${PREFIX}/snapshots/vectors.parquet`],
     );
     const out = await s3.send(
       new GetObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}/snapshots/vectors.parquet` }),

@@ -2,7 +2,10 @@
 SIGKILLed at random moments — often in the middle of a snapshot (a 150 ms snapshot interval
 and a small WAL size keep one running most of the time) and of compaction (every 100 ms).
 After each restart every acknowledged row must be present with an acknowledged version (or
-a later unacknowledged one), every acknowledged delete must hold, and no id may appear twice.
+a later unacknowledged one), every acknowledged delete must hold, and no id may appear twice;
+and searches must answer with live rows whose distance from the query is the distance of
+the row's own vector (so the HNSW graphs, loaded from a saved index whose labels were mapped
+around the rows a snapshot dropped, point at the right rows).
 
     .venv/bin/python packages/server/test/stress/crash_stress.py --cycles 40
 
@@ -28,13 +31,17 @@ import pyarrow.flight as flight
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "pyarrow"))
-from lbutil import make_batch, scan  # noqa: E402
+from lbutil import make_batch, scan, search  # noqa: E402
 from longbow_harness import LongbowProcess  # noqa: E402
 
 DIM = 8
 BATCH_ROWS = 100
 DATASET = "stress"
 ID_SPAN = 10_000_000
+
+
+# What must be zero after every restart.
+CHECKS = ("losses", "duplicates", "wrong_versions", "wrong_vectors", "resurrected", "search_mismatches")
 
 
 def vectors(ids, version: int) -> np.ndarray:
@@ -132,6 +139,7 @@ def verify(node: LongbowProcess, ledger: Ledger) -> dict:
             found[i] = v
             if vec != vectors([i], v)[0].tolist():
                 wrong_vectors += 1
+    search_mismatches = check_searches(node, found)
     losses = wrong_versions = resurrected = 0
     with ledger.lock:
         for i, v in ledger.acked_version.items():
@@ -163,7 +171,33 @@ def verify(node: LongbowProcess, ledger: Ledger) -> dict:
         "wrong_versions": wrong_versions,
         "wrong_vectors": wrong_vectors,
         "resurrected": resurrected,
+        "search_mismatches": search_mismatches,
     }
+
+
+def check_searches(node: LongbowProcess, found: dict[int, int], probes: int = 25) -> int:
+    """Searches for the vectors of up to `probes` live rows; counts answers that name a row
+    not live, or whose distance (from the graph, l2) is not the distance to that row's own
+    vector — what a wrong label-to-row mapping would produce."""
+    if not found:
+        return 0
+    ids = sorted(found)
+    step = max(1, len(ids) // probes)
+    client = flight.connect(node.data_uri)
+    bad = 0
+    try:
+        for i in ids[::step][:probes]:
+            q = vectors([i], found[i])[0]
+            t = search(client, DATASET, vector=q.tolist(), k=5, ef=128, include_vectors=True)
+            for rid, dist, vec in zip(
+                t.column("id").to_pylist(), t.column("distance").to_pylist(), t.column("vector").to_pylist()
+            ):
+                own = float(np.linalg.norm(q - np.asarray(vec, dtype=np.float32)))
+                if rid not in found or abs(dist - own) > 1e-3 * max(1.0, own):
+                    bad += 1
+    finally:
+        client.close()
+    return bad
 
 
 def run(cycles: int, seed: int = 7, workdir: Path | None = None, writers: int = 2, max_run_s: float = 2.5) -> dict:
@@ -181,14 +215,14 @@ def run(cycles: int, seed: int = 7, workdir: Path | None = None, writers: int = 
     )
     ledger = Ledger()
     totals = {"cycles": 0, "losses": 0, "duplicates": 0, "wrong_versions": 0, "wrong_vectors": 0, "resurrected": 0,
-              "kills_during_snapshot": 0}
+              "search_mismatches": 0, "kills_during_snapshot": 0}
     next_id = 0
     started = time.monotonic()
     for cycle in range(cycles):
         node.start()
         if cycle > 0:
             result = verify(node, ledger)
-            for k in ("losses", "duplicates", "wrong_versions", "wrong_vectors", "resurrected"):
+            for k in CHECKS:
                 totals[k] += result[k]
         ws = []
         for _ in range(writers):
@@ -207,16 +241,18 @@ def run(cycles: int, seed: int = 7, workdir: Path | None = None, writers: int = 
         totals["cycles"] += 1
     node.start()
     result = verify(node, ledger)
-    for k in ("losses", "duplicates", "wrong_versions", "wrong_vectors", "resurrected"):
+    for k in CHECKS:
         totals[k] += result[k]
     node.stop()
     snapshots = sum(1 for l in node.log_lines() if l.get("msg") == "snapshot written")
+    loaded = sum(1 for l in node.log_lines() if l.get("msg") == "snapshot loaded" and l.get("index") == "loaded")
     totals.update(
         {
             "rows_acknowledged": len(ledger.acked_version),
             "rows_live_at_end": result["rows_found"],
             "deletes_acknowledged": len(ledger.acked_deleted),
             "snapshots_written": snapshots,
+            "restarts_with_saved_index": loaded,
             "seconds": round(time.monotonic() - started, 1),
         }
     )
@@ -231,7 +267,7 @@ def main() -> None:
     args = ap.parse_args()
     result = run(args.cycles, args.seed, writers=args.writers)
     print(json.dumps(result))
-    bad = result["losses"] + result["duplicates"] + result["wrong_versions"] + result["wrong_vectors"] + result["resurrected"]
+    bad = sum(result[k] for k in CHECKS)
     sys.exit(1 if bad else 0)
 
 
