@@ -90,7 +90,7 @@ describe('saved index', () => {
     rowsAfter.push(2200, 2201, 2202); // appended after the restart
     const vectorsOf = (rows: number[]) => {
       const out = new Float32Array(rows.length * DIM);
-      rows.forEach((r, i) => out.set(data.subarray(r * DIM, (r + 1) * DIM), i * DIM));
+      for (const [i, r] of rows.entries()) out.set(data.subarray(r * DIM, (r + 1) * DIM), i * DIM);
       return out;
     };
     const liveAfter = (from: number, to: number) => {
