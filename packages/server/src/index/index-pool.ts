@@ -174,7 +174,7 @@ export class IndexPool {
   }
 }
 
-/** One index on one worker. Labels are the dataset's row ordinals. */
+/** One index on one worker. Labels are the dataset's row ordinals, or mapped from them (label-map.ts). */
 export class IndexHandle {
   readonly id: number;
   readonly params: IndexParams;

@@ -81,7 +81,7 @@ export class ShardedIndex {
   private vacuums = 0;
   private dropped = false;
   /** Labels ⇄ ordinals (the identity unless loaded with dead labels). */
-  private labels: LabelMap;
+  private readonly labels: LabelMap;
 
   constructor(
     pool: IndexPool,
