@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 LONGBOW_DATASETS ?= $(abspath $(ROOT)/../shared/datasets)
 export LONGBOW_DATASETS
 
-.PHONY: help setup minio run test bench-persistence bench-cluster test-unit test-pyarrow test-cluster test-operator e2e-operator chart-lint manifests images kind-up kind-e2e kind-down lint typecheck bench clean
+.PHONY: help setup minio run test bench-persistence bench-cluster bench-filter test-unit test-pyarrow test-cluster test-operator e2e-operator chart-lint manifests images kind-up kind-e2e kind-down lint typecheck bench clean
 
 help:
 	@echo "make run     start one node with local storage in ./data (ports 3000/3001/9090)"
@@ -79,6 +79,10 @@ bench-persistence: setup
 
 bench-cluster: setup
 	npm run bench -w packages/cluster
+
+## Filter evaluation (the row set of a filtered search or scan) on 331,479 rows.
+bench-filter: setup
+	node packages/server/bench/filter.bench.ts
 
 clean:
 	rm -rf node_modules $(VENV) data snapshots .bench
