@@ -80,9 +80,11 @@ bench-persistence: setup
 bench-cluster: setup
 	npm run bench -w packages/cluster
 
-## Filter evaluation (the row set of a filtered search or scan) on 331,479 rows.
+## Filters: evaluation of the row set (in-process, 331,479 rows), then filtered k-NN on
+## glove100 through pyarrow (recall@10 within the filter, QPS, latency).
 bench-filter: setup
 	node packages/server/bench/filter.bench.ts
+	$(PY) packages/server/bench/filtered.py
 
 clean:
 	rm -rf node_modules $(VENV) data snapshots .bench

@@ -18,7 +18,7 @@ import type { NodeConfig } from '../config.ts';
 import { ErrorCode, LongbowError } from '../errors.ts';
 import { internalDistance, normalized, userDistanceAndScore } from '../index/metric.ts';
 import { TopK } from '../index/top-k.ts';
-import type { Dataset, IdKey } from '../store/dataset.ts';
+import { Dataset, type IdKey } from '../store/dataset.ts';
 import { compileFilter } from '../store/filter.ts';
 import type { SearchTicket } from './tickets.ts';
 
@@ -160,16 +160,18 @@ export async function runSearch(
   let vectorHits: RankedHits[] = [];
   let kind: SearchKind = filter ? 'filtered' : 'knn';
   if (queries.length > 0) {
-    if (filter && filter.ordinals.length <= config.filterBruteForceRows) {
+    if (filter && filter.count <= config.filterBruteForceRows) {
       kind = 'exact';
+      const ordinals = Dataset.ordinalsOf(filter.bits);
       vectorHits = queries.map((q) => {
-        const r = exactSearch(ds, q, filter.ordinals, window);
+        const r = exactSearch(ds, q, ordinals, window);
         return toUser(ds, r.labels, r.distances);
       });
     } else if (ds.index) {
       const flat = new Float32Array(queries.length * ds.def.dim);
       for (const [i, q] of queries.entries()) flat.set(q, i * ds.def.dim);
-      const raw = await ds.index.search(flat, queries.length, window, ef, filter?.bits);
+      const selectivity = filter && filter.count / Math.max(1, ds.liveCount);
+      const raw = await ds.index.search(flat, queries.length, window, ef, filter?.bits, selectivity);
       vectorHits = raw.map((h) => toUser(ds, h.labels, h.distances));
     }
   }

@@ -11,7 +11,17 @@ import { parentPort, type Transferable } from 'node:worker_threads';
 import hnswlib from 'hnswlib-node';
 import type { MetricName } from '../config.ts';
 import { hnswSpace, internalDistance, normalized } from './metric.ts';
-import type { AddMsg, CreateMsg, FromWorker, LoadMsg, SaveMsg, SearchMsg, ToWorker } from './protocol.ts';
+import {
+  type AddMsg,
+  type CreateMsg,
+  type FromWorker,
+  type LoadMsg,
+  POST_FILTER_MIN_SELECTIVITY,
+  POST_FILTER_OVERFETCH,
+  type SaveMsg,
+  type SearchMsg,
+  type ToWorker,
+} from './protocol.ts';
 import { TopK } from './top-k.ts';
 
 /** Longest stretch of insertions before the worker looks at its messages again, ms. */
@@ -205,12 +215,33 @@ function search(msg: SearchMsg): void {
     const exact = internalDistance(s.metric);
     const allowed = msg.allowed;
     const filter = allowed ? (label: number) => bitSet(allowed, label) : undefined;
-    s.hnsw.setEf(Math.max(msg.ef, k));
+    const ef = Math.max(msg.ef, k);
+    // Post-filter (see POST_FILTER_MIN_SELECTIVITY): candidates enough that k of them pass
+    // in expectation, POST_FILTER_OVERFETCH times over, and never fewer than the ef the
+    // search keeps anyway (returning all of them costs nothing more).
+    const overfetch =
+      allowed && (msg.selectivity ?? 0) >= POST_FILTER_MIN_SELECTIVITY
+        ? Math.min(s.graphCount, Math.max(ef, Math.ceil((k / msg.selectivity!) * POST_FILTER_OVERFETCH)))
+        : 0;
     for (let q = 0; q < queryCount; q++) {
       const raw = msg.queries.subarray(q * s.dim, (q + 1) * s.dim);
       const query = s.metric === 'cosine' ? normalized(raw) : raw;
-      const top = new TopK(k);
-      if (s.graphCount > 0) {
+      let top = new TopK(k);
+      let traverse = overfetch === 0;
+      if (s.graphCount > 0 && overfetch > 0) {
+        s.hnsw.setEf(Math.max(ef, overfetch));
+        const res = s.hnsw.searchKnn(Array.from(raw), overfetch);
+        for (let i = 0; i < res.neighbors.length; i++)
+          if (bitSet(allowed!, res.neighbors[i]!)) top.push(res.neighbors[i]!, res.distances[i]!);
+        // Fewer than k passed, and the candidates were not the whole graph: filter in the
+        // traversal instead, whose answer replaces these.
+        if (top.size < k && overfetch < s.graphCount) {
+          top = new TopK(k);
+          traverse = true;
+        }
+      }
+      if (s.graphCount > 0 && traverse) {
+        s.hnsw.setEf(ef);
         const res = s.hnsw.searchKnn(Array.from(raw), Math.min(k, s.capacity), filter);
         for (let i = 0; i < res.neighbors.length; i++) top.push(res.neighbors[i]!, res.distances[i]!);
       }

@@ -184,6 +184,8 @@ export class IndexHandle {
   /** Labels sent to the worker. */
   private sentCount = 0;
   private indexedCount = 0;
+  /** Labels below this are accounted for already ({@link markLoaded}). */
+  private indexedFloor = 0;
   private tombstoneCount = 0;
   private caughtUpWaiters: (() => void)[] = [];
 
@@ -230,7 +232,8 @@ export class IndexHandle {
 
   /**
    * k nearest neighbours of each query (`queryCount × dim` row-major), optionally only
-   * among labels whose bit is set in `allowed`.
+   * among labels whose bit is set in `allowed`, which admits the fraction `selectivity` of
+   * the rows (it picks post-filtering or filtering in the traversal; protocol.ts).
    */
   async search(
     queries: Float32Array,
@@ -238,9 +241,10 @@ export class IndexHandle {
     k: number,
     ef: number,
     allowed?: Uint8Array,
+    selectivity?: number,
   ): Promise<QueryHits[]> {
     const res = await this.pool.request<ResultMsg>(this.slot, (reqId) => ({
-      msg: { type: 'search', reqId, indexId: this.id, queries, queryCount, k, ef, allowed },
+      msg: { type: 'search', reqId, indexId: this.id, queries, queryCount, k, ef, allowed, selectivity },
       transfer: [],
     }));
     const out: QueryHits[] = [];
@@ -271,6 +275,7 @@ export class IndexHandle {
   markLoaded(labelsEnd: number): void {
     this.sentCount = labelsEnd;
     this.indexedCount = labelsEnd;
+    this.indexedFloor = labelsEnd;
   }
 
   /** Resolves once every vector sent so far is in the graph. */
@@ -292,7 +297,9 @@ export class IndexHandle {
 
   /** @internal */
   onProgress(indexed: number, _pending: number, tombstones: number): void {
-    this.indexedCount = indexed;
+    // A new shard's worker graph counts from 0 until its first insert; its labels start at
+    // the shard's base, so queue depth is never measured from below it.
+    this.indexedCount = Math.max(indexed, this.indexedFloor);
     this.tombstoneCount = tombstones;
     if (this.isCaughtUp()) for (const w of this.caughtUpWaiters.splice(0)) w();
   }

@@ -49,7 +49,26 @@ export interface SearchMsg {
   ef: number;
   /** Optional bitmap over labels (bit `label` set = may be returned). */
   allowed?: Uint8Array;
+  /**
+   * With `allowed`: the fraction of the dataset's rows it admits (0..1). From
+   * {@link POST_FILTER_MIN_SELECTIVITY} up the worker post-filters an over-fetched
+   * unfiltered search instead of filtering inside the traversal.
+   */
+  selectivity?: number;
 }
+
+/**
+ * Filters admitting at least this fraction of rows are applied after an unfiltered search
+ * that over-fetches max(ef, `k / selectivity × POST_FILTER_OVERFETCH`) candidates; more
+ * selective ones filter inside the HNSW traversal (and so does a shard where too few
+ * candidates pass). hnswlib-node calls a JavaScript filter through N-API for every node it
+ * visits, and a selective filter makes it visit many: on glove100 (4 shards, ef 128) a 10%
+ * filter ran at 49.5 QPS in the traversal against 396 unfiltered (bench/filtered.py);
+ * post-filtering costs one wider unfiltered search. Figures in docs/benchmarks.md.
+ */
+export const POST_FILTER_MIN_SELECTIVITY = 0.05;
+/** Over-fetch margin of post-filtering (candidates per expected match). */
+export const POST_FILTER_OVERFETCH = 3;
 
 export interface DropMsg {
   type: 'drop';

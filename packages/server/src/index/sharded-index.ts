@@ -221,7 +221,7 @@ export class ShardedIndex {
   /**
    * k nearest neighbours of each query across all shards (exact merge of per-shard top k),
    * as row ordinals. `allowed` (a bitmap over ordinals) restricts results to rows whose bit
-   * is set.
+   * is set; `selectivity` is the fraction of live rows it admits (index-pool.ts).
    */
   async search(
     queries: Float32Array,
@@ -229,10 +229,11 @@ export class ShardedIndex {
     k: number,
     ef: number,
     allowed?: Uint8Array,
+    selectivity?: number,
   ): Promise<QueryHits[]> {
     const allowedLabels = allowed && this.labels.labelBitmap(allowed);
     const perShard = await Promise.all(
-      this.graphs().map((g) => g.search(queries, queryCount, k, ef, allowedLabels)),
+      this.graphs().map((g) => g.search(queries, queryCount, k, ef, allowedLabels, selectivity)),
     );
     const merged = perShard.length === 1 ? perShard[0]! : this.merge(perShard, queryCount, k);
     return this.labels.identity ? merged : merged.map((h) => this.toOrdinals(h));

@@ -267,24 +267,37 @@ export class Dataset {
 
   /**
    * The live rows matching `match`, as a bitmap over ordinals (bit set = qualifies) and
-   * their ordinals in ascending order.
+   * their number ({@link ordinalsOf} lists them).
    */
   matchingRows(match: (batch: RecordBatch) => (row: number) => boolean): {
     bits: Uint8Array;
-    ordinals: number[];
+    count: number;
   } {
     const bits = new Uint8Array((this.rowCount + 7) >> 3);
-    const ordinals: number[] = [];
+    let count = 0;
     for (const stored of this.batches) {
       const test = match(stored.batch);
+      const deleted = stored.deleted;
+      const first = stored.firstRow;
       for (let i = 0; i < stored.batch.numRows; i++) {
-        if (stored.deleted?.[i] === 1 || !test(i)) continue;
-        const ordinal = stored.firstRow + i;
+        if ((deleted !== undefined && deleted[i] === 1) || !test(i)) continue;
+        const ordinal = first + i;
         bits[ordinal >> 3]! |= 1 << (ordinal & 7);
-        ordinals.push(ordinal);
+        count++;
       }
     }
-    return { bits, ordinals };
+    return { bits, count };
+  }
+
+  /** The ordinals whose bit is set in `bits`, ascending. */
+  static ordinalsOf(bits: Uint8Array): number[] {
+    const out: number[] = [];
+    for (let byte = 0; byte < bits.length; byte++) {
+      const b = bits[byte]!;
+      if (b === 0) continue;
+      for (let bit = 0; bit < 8; bit++) if (b & (1 << bit)) out.push((byte << 3) | bit);
+    }
+    return out;
   }
 
   /** The vector of a row (a view of the stored batch). */

@@ -55,7 +55,15 @@ describe('ShardedIndex', () => {
     // Regression: a shard's queue depth counted the labels below its range as queued.
     const queued = idx.stats().queueDepth;
     assert.ok(queued > 0 && queued <= N, `queue depth ${queued} of ${N} rows`);
+    // …and while indexing: a shard the worker has not reached yet reports 0 indexed, which
+    // must not count the labels below the shard's range as queued.
+    let deepest = 0;
+    const sampler = setInterval(() => {
+      deepest = Math.max(deepest, idx.stats().queueDepth);
+    }, 1);
     await idx.whenCaughtUp();
+    clearInterval(sampler);
+    assert.ok(deepest <= N, `queue depth reached ${deepest} with ${N} rows`);
     assert.equal(idx.stats().queueDepth, 0);
     assert.equal(idx.stats().shards, 4);
     assert.equal(idx.stats().indexed, N);
@@ -77,6 +85,55 @@ describe('ShardedIndex', () => {
     const [hits] = await idx.search(q, 1, 10, 400);
     assert.deepEqual([...hits!.labels], exact(q, 10));
     assert.ok([...hits!.labels].every((l) => alive.has(l)));
+    idx.drop();
+  });
+
+  it('filters: post-filters for broad filters, falls back to the traversal when too few pass, traverses narrow ones', async () => {
+    const idx = new ShardedIndex(
+      pool,
+      {
+        metric: 'l2',
+        dim: DIM,
+        m: 16,
+        efConstruction: 100,
+        shardRows: 1000,
+        vacuumRatio: 1,
+        vacuumMinRows: 500,
+      },
+      liveRows,
+    );
+    idx.add(0, N, data.slice());
+    await idx.whenCaughtUp();
+    const d = internalDistance('l2');
+    const q = data.slice(7 * DIM, 8 * DIM);
+    const bitmapOf = (rows: number[]) => {
+      const bits = new Uint8Array(Math.ceil(N / 8));
+      for (const r of rows) bits[r >> 3]! |= 1 << (r & 7);
+      return bits;
+    };
+    const nearestAmong = (rows: number[], k: number) =>
+      [...rows].sort((a, b) => d(q, data, a * DIM) - d(q, data, b * DIM)).slice(0, k);
+    const byDistance = [...alive].sort((a, b) => d(q, data, a * DIM) - d(q, data, b * DIM));
+    const cases: [string, number[]][] = [
+      // Every 5th row: 20%, post-filtered from an over-fetched unfiltered search.
+      ['broad', byDistance.filter((r) => r % 5 === 0)],
+      // The 10% farthest from the query: the over-fetched nearest candidates hold none of
+      // them, so the traversal answers instead.
+      ['far', byDistance.slice(-Math.floor(N / 10))],
+      // 2%: filtered inside the traversal from the start.
+      ['narrow', byDistance.filter((r) => r % 50 === 3)],
+    ];
+    for (const [name, rows] of cases) {
+      const [hits] = await idx.search(q, 1, 10, 200, bitmapOf(rows), rows.length / N);
+      const got = [...hits!.labels];
+      assert.ok(
+        got.every((l) => rows.includes(l)),
+        `${name}: only allowed rows`,
+      );
+      const want = nearestAmong(rows, 10);
+      const found = got.filter((l) => want.includes(l)).length;
+      assert.ok(found >= 9, `${name}: ${found}/10 of the exact filtered top 10`);
+    }
     idx.drop();
   });
 });
