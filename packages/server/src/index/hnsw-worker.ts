@@ -111,7 +111,7 @@ function create(msg: CreateMsg): void {
     efConstruction: msg.efConstruction,
     randomSeed: msg.seed,
   });
-  indexes.set(msg.indexId, newState(msg.metric, msg.dim, hnsw, 0));
+  indexes.set(msg.indexId, newState(msg.metric, msg.dim, hnsw, msg.labelsStart));
 }
 
 function save(msg: SaveMsg): void {

@@ -92,14 +92,18 @@ export class IndexPool {
     for (const h of handles) h.onLost();
   }
 
-  /** Creates an index on the next worker. */
-  create(params: IndexParams, onLost: () => void): IndexHandle {
+  /**
+   * Creates an index on the next worker whose labels start at `labelsStart` (a shard's
+   * base: labels below it are other shards', never queued here).
+   */
+  create(params: IndexParams, onLost: () => void, labelsStart = 0): IndexHandle {
     if (this.closed) throw new IndexWorkerError('index pool is closed');
     const slot = this.slots[this.nextSlot++ % this.slots.length]!;
     const id = this.nextIndexId++;
     const handle = new IndexHandle(this, slot, id, params, onLost);
+    handle.markLoaded(labelsStart);
     slot.handles.set(id, handle);
-    this.post(slot, { type: 'create', indexId: id, ...params, seed: id });
+    this.post(slot, { type: 'create', indexId: id, ...params, seed: id, labelsStart });
     return handle;
   }
 
@@ -184,8 +188,6 @@ export class IndexHandle {
   /** Labels sent to the worker. */
   private sentCount = 0;
   private indexedCount = 0;
-  /** Labels below this are accounted for already ({@link markLoaded}). */
-  private indexedFloor = 0;
   private tombstoneCount = 0;
   private caughtUpWaiters: (() => void)[] = [];
 
@@ -270,12 +272,11 @@ export class IndexHandle {
 
   /**
    * @internal labels below `labelsEnd` are accounted for already: they came from a saved
-   * graph, or lie below the shard's range.
+   * graph, or lie below the graph's range (the worker starts counting there too).
    */
   markLoaded(labelsEnd: number): void {
     this.sentCount = labelsEnd;
     this.indexedCount = labelsEnd;
-    this.indexedFloor = labelsEnd;
   }
 
   /** Resolves once every vector sent so far is in the graph. */
@@ -297,9 +298,7 @@ export class IndexHandle {
 
   /** @internal */
   onProgress(indexed: number, _pending: number, tombstones: number): void {
-    // A new shard's worker graph counts from 0 until its first insert; its labels start at
-    // the shard's base, so queue depth is never measured from below it.
-    this.indexedCount = Math.max(indexed, this.indexedFloor);
+    this.indexedCount = indexed;
     this.tombstoneCount = tombstones;
     if (this.isCaughtUp()) for (const w of this.caughtUpWaiters.splice(0)) w();
   }

@@ -18,6 +18,8 @@ export interface CreateMsg {
   m: number;
   efConstruction: number;
   seed: number;
+  /** The graph's labels start here: labels below it belong to other graphs (0 for most). */
+  labelsStart: number;
 }
 
 /** Queues `count` vectors with labels `firstLabel ..` for insertion. */

@@ -105,9 +105,7 @@ export class ShardedIndex {
 
   /** A new graph for the shard whose labels start at `base`. */
   private newHandle(base: number): IndexHandle {
-    const handle = this.pool.create(this.params, () => this.onLost());
-    handle.markLoaded(base); // labels below the shard's range are not this graph's
-    return handle;
+    return this.pool.create(this.params, () => this.onLost(), base);
   }
 
   /** Every graph searches go to. */
