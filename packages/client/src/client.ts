@@ -14,7 +14,14 @@
  * safe to retry: rows are upserts by id. Every call carries a deadline (`timeoutMs`).
  */
 import * as grpc from '@grpc/grpc-js';
-import { FlightClient, type FlightInfo, type PutResult, pathDescriptor } from '@longbow/flight';
+import {
+  byFlightName,
+  FlightClient,
+  type FlightInfo,
+  flightName,
+  type PutResult,
+  pathDescriptor,
+} from '@longbow/flight';
 import type { RecordBatch, Schema, Table } from 'apache-arrow';
 import { backoffDelayMs } from './backoff.ts';
 import { ClientErrorCode, fromServiceError, LongbowClientError, type ServiceErrorLike } from './errors.ts';
@@ -74,11 +81,6 @@ const HEADER_KEY = 'x-longbow-key';
 const HEADER_ROUTING = 'x-longbow-routing';
 /** `local`: a node answers ListFlights with its own datasets only (no server-side fan-out). */
 const HEADER_SCOPE = 'x-longbow-scope';
-
-/** The dataset name of a FlightInfo (its `PATH [name]` descriptor), '' when absent. */
-function name(f: FlightInfo): string {
-  return f.flightDescriptor?.path?.[0] ?? '';
-}
 const TRAILER_TARGET = 'x-longbow-forward-target';
 const TRAILER_ADDR = 'x-longbow-forward-addr';
 
@@ -249,10 +251,10 @@ export class LongbowClient {
           .catch((err: unknown) => {
             throw fromServiceError(err, 1);
           });
-        return infos.filter((f) => view.owner(name(f)) === id);
+        return infos.filter((f) => view.owner(flightName(f)) === id);
       }),
     );
-    return perNode.flat().sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
+    return perNode.flat().sort(byFlightName);
   }
 
   /** Closes every channel. */

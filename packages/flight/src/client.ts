@@ -42,6 +42,18 @@ export function pathDescriptor(...path: string[]): FlightDescriptor {
   return { type: DescriptorType.path, path };
 }
 
+/** The first path element of a FlightInfo's descriptor (a Longbow dataset name); '' when none. */
+export function flightName(info: FlightInfo): string {
+  return info.flightDescriptor?.path?.[0] ?? '';
+}
+
+/** Orders FlightInfos by {@link flightName} (for `Array.prototype.sort`). */
+export function byFlightName(a: FlightInfo, b: FlightInfo): number {
+  const x = flightName(a);
+  const y = flightName(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: grpc-js generic clients are untyped by construction.
 type AnyMethod = (...args: any[]) => any;
 type AnyClient = grpc.Client & { [K in keyof typeof FlightServiceDefinition]: AnyMethod };

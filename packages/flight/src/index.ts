@@ -6,7 +6,14 @@
  * - ipc: RecordBatch ⇄ FlightData with dictionaries and LZ4_FRAME/ZSTD bodies
  * - server / client: helpers to serve and call Flight
  */
-export { type CallOptions, FlightClient, type FlightClientOptions, pathDescriptor } from './client.ts';
+export {
+  byFlightName,
+  type CallOptions,
+  FlightClient,
+  type FlightClientOptions,
+  flightName,
+  pathDescriptor,
+} from './client.ts';
 export {
   type BodyCodec,
   type CompressionName,

@@ -12,7 +12,7 @@
  * are not asked.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { Criteria, FlightInfo } from '@longbow/flight';
+import { byFlightName, type Criteria, type FlightInfo, flightName } from '@longbow/flight';
 import { unavailableError } from './errors.ts';
 import type { ForwardedCall, Forwarder } from './forwarder.ts';
 import { HEADER_FORWARDED_BY, HEADER_SCOPE } from './routing.ts';
@@ -28,11 +28,6 @@ export interface FanOutDeps {
   peers(): ReadonlyArray<{ readonly id: string; readonly metaAddr: string | undefined }>;
   /** The ring owner of a dataset name, or undefined on an empty ring. */
   owner(name: string): string | undefined;
-}
-
-/** The dataset name of a FlightInfo (its `PATH [name]` descriptor), '' when absent. */
-function nameOf(info: FlightInfo): string {
-  return info.flightDescriptor?.path?.[0] ?? '';
 }
 
 /** Reads a raw ListFlights call to its status: the FlightInfos on OK, else rejects. */
@@ -96,6 +91,6 @@ export async function listFlightsEverywhere(
   );
   const merged: FlightInfo[] = [];
   for (const { id, infos } of [{ id: deps.selfId, infos: local }, ...perPeer])
-    for (const info of infos) if (deps.owner(nameOf(info)) === id) merged.push(info);
-  return merged.sort((a, b) => (nameOf(a) < nameOf(b) ? -1 : nameOf(a) > nameOf(b) ? 1 : 0));
+    for (const info of infos) if (deps.owner(flightName(info)) === id) merged.push(info);
+  return merged.sort(byFlightName);
 }
