@@ -33,22 +33,22 @@ function exact(q: Float32Array, k: number): number[] {
     .map((x) => x.i);
 }
 
+/** 3.5 shards of 1,000 rows; vacuum off unless a test turns it on. */
+const PARAMS = {
+  metric: 'l2',
+  dim: DIM,
+  m: 16,
+  efConstruction: 100,
+  shardRows: 1000,
+  vacuumRatio: 1,
+  vacuumMinRows: 500,
+} as const;
+
 describe('ShardedIndex', () => {
   it('splits rows into range shards and merges their top-k exactly; vacuums a shard past the ratio', async () => {
     const events: string[] = [];
-    const idx = new ShardedIndex(
-      pool,
-      {
-        metric: 'l2',
-        dim: DIM,
-        m: 16,
-        efConstruction: 100,
-        shardRows: 1000,
-        vacuumRatio: 0.4,
-        vacuumMinRows: 500,
-      },
-      liveRows,
-      (shard, phase) => events.push(`${shard}:${phase}`),
+    const idx = new ShardedIndex(pool, { ...PARAMS, vacuumRatio: 0.4 }, liveRows, (shard, phase) =>
+      events.push(`${shard}:${phase}`),
     );
     idx.add(0, 1500, data.slice(0, 1500 * DIM));
     idx.add(1500, 2000, data.slice(1500 * DIM));
@@ -89,19 +89,7 @@ describe('ShardedIndex', () => {
   });
 
   it('filters: post-filters for broad filters, falls back to the traversal when too few pass, traverses narrow ones', async () => {
-    const idx = new ShardedIndex(
-      pool,
-      {
-        metric: 'l2',
-        dim: DIM,
-        m: 16,
-        efConstruction: 100,
-        shardRows: 1000,
-        vacuumRatio: 1,
-        vacuumMinRows: 500,
-      },
-      liveRows,
-    );
+    const idx = new ShardedIndex(pool, PARAMS, liveRows);
     idx.add(0, N, data.slice());
     await idx.whenCaughtUp();
     const d = internalDistance('l2');
