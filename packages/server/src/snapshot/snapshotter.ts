@@ -207,11 +207,6 @@ export class Snapshotter {
     return this.opts.backend;
   }
 
-  /** The LSN each dataset's current snapshot covers, for stats. */
-  coveredLsn(name: string): bigint | undefined {
-    return this.covered.get(name)?.lsn;
-  }
-
   /** The current snapshot of dataset `name`, or undefined when it has none yet. */
   statusOf(name: string): SnapshotStatus | undefined {
     const c = this.covered.get(name);
