@@ -149,21 +149,15 @@ function compileNode(node: unknown, schema: Schema, fast: boolean): RowPredicate
     const list = n[key];
     if (!Array.isArray(list) || list.length === 0) fail(`"${key}" needs a non-empty list of filters`);
     const parts = list.map((c) => compileNode(c, schema, fast));
-    return key === 'and'
-      ? (batch) => {
-          const bound = parts.map((p) => p(batch));
-          return (row) => {
-            for (let i = 0; i < bound.length; i++) if (!bound[i]!(row)) return false;
-            return true;
-          };
-        }
-      : (batch) => {
-          const bound = parts.map((p) => p(batch));
-          return (row) => {
-            for (let i = 0; i < bound.length; i++) if (bound[i]!(row)) return true;
-            return false;
-          };
-        };
+    // `and` stops at the first false part, `or` at the first true one.
+    const decisive = key === 'or';
+    return (batch) => {
+      const bound = parts.map((p) => p(batch));
+      return (row) => {
+        for (let i = 0; i < bound.length; i++) if (bound[i]!(row) === decisive) return decisive;
+        return !decisive;
+      };
+    };
   }
   if ('not' in n) {
     const inner = compileNode(n.not, schema, fast);
