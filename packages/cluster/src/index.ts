@@ -88,3 +88,15 @@ export {
   RingManager,
   type RingManagerOptions,
 } from './ring/ring-manager.ts';
+export {
+  compareVersions,
+  decodeHlc,
+  encodeHlc,
+  HybridClock,
+  LOGICAL_MAX,
+  maxVersion,
+  nodeTag,
+  PHYSICAL_MS_MAX,
+  type Version,
+  ZERO_VERSION,
+} from './versions/version.ts';

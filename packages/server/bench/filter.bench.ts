@@ -7,6 +7,7 @@
  *
  *     node packages/server/bench/filter.bench.ts
  */
+import { ZERO_VERSION } from '@longbow/cluster';
 import {
   Dictionary,
   Field,
@@ -78,7 +79,11 @@ function batch(from: number, n: number): RecordBatch {
 
 const def = defineDataset('bench', schema);
 const ds = new Dataset(def);
-for (let from = 0; from < ROWS; from += BATCH) ds.append(batch(from, Math.min(BATCH, ROWS - from)), 1n, 0);
+for (let from = 0; from < ROWS; from += BATCH)
+  ds.append(batch(from, Math.min(BATCH, ROWS - from)), 1n, 0, {
+    kind: 'uniform',
+    version: ZERO_VERSION,
+  });
 
 const shapes: Record<string, unknown> = {
   'price < 100 (float64, 10%)': [{ field: 'price', op: '<', value: 100 }],

@@ -1,6 +1,7 @@
 /**
  * The HTTP side of a node (:9090): `/metrics` (Prometheus text format), `/healthz` (the
- * process is alive: 200 unless stopped) and `/readyz` (200 only while the node serves:
+ * process can keep its promises: 200 unless stopped or its WAL failed — after a failed
+ * write or fsync nothing more can be made durable, so the node asks to be restarted) and `/readyz` (200 only while the node serves:
  * after start-up replay, before shutdown; 503 with the state otherwise).
  */
 import http from 'node:http';
@@ -14,6 +15,7 @@ export async function startHttpServer(
   address: string,
   metrics: Metrics,
   state: () => LifecycleState,
+  walFailure: () => Error | undefined = () => undefined,
 ): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
@@ -31,9 +33,15 @@ export async function startHttpServer(
       return;
     }
     if (url === '/healthz') {
-      const ok = state() !== 'stopped';
+      const failure = walFailure();
+      const stopped = state() === 'stopped';
+      const ok = !stopped && !failure;
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: ok ? 'ok' : 'stopped' }));
+      res.end(
+        JSON.stringify(
+          failure ? { status: 'wal_failed', error: failure.message } : { status: stopped ? 'stopped' : 'ok' },
+        ),
+      );
       return;
     }
     if (url === '/readyz') {

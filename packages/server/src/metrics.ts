@@ -55,6 +55,7 @@ export class Metrics {
   readonly walGroupEntries: client.Histogram;
   readonly walReplaySeconds: client.Gauge;
   readonly flushOps: client.Counter<'status'>;
+  readonly walAckSeconds: client.Histogram;
   readonly snapshotOps: client.Counter<'status'>;
   readonly snapshotDuration: client.Histogram;
   readonly flightRequests: client.Counter<'method' | 'code'>;
@@ -105,6 +106,12 @@ export class Metrics {
       name: 'longbow_flush_ops_total',
       help: 'WAL fsync operations, by outcome',
       labelNames: ['status'],
+      registers,
+    });
+    this.walAckSeconds = new client.Histogram({
+      name: 'longbow_wal_ack_duration_seconds',
+      help: 'Time from WAL append to durable and applied (what a write waits for before its ack)',
+      buckets: LATENCY_BUCKETS_S,
       registers,
     });
     this.snapshotOps = new client.Counter({
@@ -198,6 +205,14 @@ export class Metrics {
       registers,
       collect() {
         this.set(metrics.wal?.queueDepth() ?? 0);
+      },
+    });
+    new client.Gauge({
+      name: 'longbow_wal_queue_bytes',
+      help: 'Bytes of WAL entries waiting to be made durable (the queue holds LONGBOW_WAL_QUEUE_BYTES at most)',
+      registers,
+      collect() {
+        this.set(metrics.wal?.queueBytes() ?? 0);
       },
     });
     new client.Gauge({

@@ -11,16 +11,19 @@
  */
 import type http from 'node:http';
 import type { Server } from '@grpc/grpc-js';
+import { HybridClock } from '@longbow/cluster';
 import { bindInsecure, createFlightServer, shutdownServer } from '@longbow/flight';
 import type { NodeContext } from './api/context.ts';
 import { dataHandlers, metaHandlers } from './api/services.ts';
 import { createCluster } from './cluster/cluster.ts';
+import { Committer, replayEntry } from './commit/committer.ts';
 import { type NodeConfig, splitAddr } from './config.ts';
 import { httpPort, startHttpServer } from './http.ts';
 import { IndexPool } from './index/index-pool.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { loadSnapshots } from './snapshot/persistence.ts';
+import { type FileLayer, nodeFileLayer } from './storage/file-layer.ts';
 import { Store } from './store/store.ts';
 import { Wal } from './wal/wal.ts';
 
@@ -29,6 +32,14 @@ export interface NodePorts {
   data: number;
   meta: number;
   http: number;
+}
+
+/** What a node is built on besides its config; tests inject faults and time here. */
+export interface NodeDeps {
+  /** The file layer under the WAL and local snapshots (default: the real file system). */
+  files?: FileLayer;
+  /** Wall clock, ms since the Unix epoch: row versions and `created_at` (default Date.now). */
+  nowMs?: () => number;
 }
 
 /** A running node. Create with {@link LongbowNode.start}. */
@@ -50,22 +61,31 @@ export class LongbowNode {
   static async start(
     config: NodeConfig,
     log: Logger = createLogger(config.nodeId, config.logLevel),
+    deps: NodeDeps = {},
   ): Promise<LongbowNode> {
+    const files = deps.files ?? nodeFileLayer;
     const metrics = new Metrics(config.nodeId);
     let state: NodeContext['state'] = 'starting';
     let ctxRef: NodeContext | undefined;
-    const httpServer = await startHttpServer(config.metricsAddr, metrics, () => ctxRef?.state ?? state);
+    const httpServer = await startHttpServer(
+      config.metricsAddr,
+      metrics,
+      () => ctxRef?.state ?? state,
+      () => ctxRef?.wal.failure,
+    );
     const pool = new IndexPool(config.indexWorkers, (err) => log.error({ err }, 'index worker failed'));
     try {
       const store = new Store(pool, config, (name) =>
         log.warn({ dataset: name }, 'rebuilding index after a worker failure'),
       );
-      const persistence = await loadSnapshots(config, store, log);
+      const persistence = await loadSnapshots(config, store, log, files);
       const replayStart = performance.now();
       let replayed = 0;
+      const clock = new HybridClock(config.nodeId, deps.nowMs);
       const wal = await Wal.open(
         {
           dir: config.dataPath,
+          files,
           segmentBytes: config.walSegmentBytes,
           queueBytesMax: config.walQueueBytesMax,
           asyncFsync: config.asyncFsync,
@@ -87,12 +107,15 @@ export class LongbowNode {
           },
         },
         (entry) => {
-          if (persistence.covers(entry)) return;
-          store.applyEntry(entry);
-          replayed++;
+          const covered = persistence.covers(entry);
+          replayEntry(store, clock, entry, covered);
+          if (!covered) replayed++;
         },
         persistence.walFloorLsn,
       );
+      const committer = new Committer(store, wal, clock, deps.nowMs, {
+        onCommit: (_op, seconds) => metrics.walAckSeconds.observe(seconds),
+      });
       persistence.checkWal(wal);
       const replaySeconds = (performance.now() - replayStart) / 1000;
       metrics.walReplaySeconds.set(replaySeconds);
@@ -101,7 +124,7 @@ export class LongbowNode {
         { entries: replayed, seconds: Number(replaySeconds.toFixed(3)), lastLsn: Number(wal.lastLsn) },
         'WAL replayed',
       );
-      const ctx: NodeContext = { config, store, wal, metrics, log, state, dataPort: 0 };
+      const ctx: NodeContext = { config, store, wal, committer, metrics, log, state, dataPort: 0 };
       ctxRef = ctx;
       ctx.snapshots = persistence.start(store, wal, metrics);
       ctx.cluster = createCluster(config, log, metrics);

@@ -18,9 +18,6 @@ import { singleNodeStatus } from '../cluster/cluster.ts';
 import { ErrorCode, LongbowError, toStatusError } from '../errors.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import type { Dataset, IdKey } from '../store/dataset.ts';
-import { encodeDeleteRecord } from '../store/records.ts';
-import { WalOp } from '../wal/entry.ts';
-import { WalUnavailableError } from '../wal/wal.ts';
 import { checkServing, type NodeContext } from './context.ts';
 
 type ActionFn = (ctx: NodeContext, body: Record<string, unknown>) => Promise<unknown> | unknown;
@@ -82,22 +79,6 @@ function datasetStats(ctx: NodeContext, ds: Dataset) {
     index: indexStats(ds),
     snapshot: snapshotStats(ctx, ds),
   };
-}
-
-async function logged(
-  ctx: NodeContext,
-  op: (typeof WalOp)[keyof typeof WalOp],
-  dataset: string,
-  record: Uint8Array,
-  apply: (lsn: bigint) => void,
-): Promise<bigint> {
-  try {
-    return await ctx.wal.append(op, dataset, record, Date.now(), apply);
-  } catch (err) {
-    if (err instanceof WalUnavailableError)
-      throw new LongbowError(ErrorCode.walFailed, err.message, { cause: err });
-    throw err;
-  }
 }
 
 function snapshotsOf(ctx: NodeContext): Snapshotter {
@@ -180,10 +161,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     run: async (ctx, body) => {
       checkServing(ctx);
       const name = bodyDataset(body, 'drop_dataset');
-      ctx.store.require(name);
-      const lsn = await logged(ctx, WalOp.dropDataset, name, new Uint8Array(0), () =>
-        ctx.store.applyDrop(name),
-      );
+      const { lsn } = await ctx.committer.drop(name);
       return { status: 'ok', dataset: name, lsn: Number(lsn) };
     },
   },
@@ -239,12 +217,8 @@ export const ACTIONS: Record<string, ActionSpec> = {
       } catch {
         throw new LongbowError(ErrorCode.invalidAction, `ids must be ${ds.def.idType} values`);
       }
-      const idType = ds.def.schema.fields.find((f) => f.name === 'id')!.type;
-      let deleted = 0;
-      const lsn = await logged(ctx, WalOp.delete, name, encodeDeleteRecord(keys, idType), (l) => {
-        deleted = ctx.store.applyDelete(name, keys, l);
-      });
-      return { status: 'ok', dataset: name, deleted, lsn: Number(lsn) };
+      const { lsn, count } = await ctx.committer.delete(name, keys);
+      return { status: 'ok', dataset: name, deleted: count, lsn: Number(lsn) };
     },
   },
 };

@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { ClusterNode } from '../cluster/cluster.ts';
+import type { Committer } from '../commit/committer.ts';
 import type { NodeConfig } from '../config.ts';
 import { ErrorCode, LongbowError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
@@ -22,6 +23,8 @@ export interface NodeContext {
   readonly config: NodeConfig;
   readonly store: Store;
   readonly wal: Wal;
+  /** The one commit path (puts, deletes, drops). */
+  readonly committer: Committer;
   readonly metrics: Metrics;
   readonly log: Logger;
   state: LifecycleState;

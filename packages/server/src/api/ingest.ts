@@ -1,9 +1,8 @@
 /**
  * DoPut: the durable ingest path.
  *
- * For each record batch of the stream: check it (store.preparePut), frame it for the WAL
- * and append — all in one tick, so the dataset's schema and the LSN order agree — and,
- * once the entry is durable, apply it to the store and send a PutResult
+ * For each record batch of the stream: commit it (commit/committer.ts: check, version, log,
+ * apply the logged entry once durable) and send a PutResult
  * `{"status":"ok","rows":n,"lsn":k}`. A PutResult is never sent before its entry is
  * fsynced (or written, in async mode). When the WAL queue is over 80% full the server also
  * sends `{"status":"slow_down","reason":"wal_pressure","queue_fill":f}`.
@@ -16,10 +15,7 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { DescriptorType, type FlightData, IpcDecoder, type PutResult } from '@longbow/flight';
 import { ErrorCode, LongbowError, toStatusError } from '../errors.ts';
-import { encodeBatchRecord } from '../store/records.ts';
 import { checkDatasetName } from '../store/schema.ts';
-import { WalOp } from '../wal/entry.ts';
-import { WalUnavailableError } from '../wal/wal.ts';
 import { checkServing, type NodeContext } from './context.ts';
 import { nextBatch } from './decode.ts';
 
@@ -77,35 +73,21 @@ export function doPutHandler(ctx: NodeContext) {
         if (!batch) continue;
         await ctx.wal.waitForRoom(size);
         checkServing(ctx);
-        ctx.store.preparePut(dataset, batch);
-        const record = encodeBatchRecord(batch);
-        const timestampMs = Date.now();
-        const name = dataset;
-        const durable = ctx.wal.append(WalOp.put, name, record, timestampMs, (lsn) => {
-          ctx.store.applyPut(name, batch, lsn, timestampMs);
+        const acked = ctx.committer.put(dataset, batch).then(({ lsn }) => {
+          ctx.metrics.ingestRows.inc(batch.numRows);
+          ctx.metrics.ingestBytes.inc(batch.data.byteLength);
+          send(putResult({ status: 'ok', rows: batch.numRows, lsn: Number(lsn) }));
+          const fill = ctx.wal.queueFill();
+          if (fill > SLOW_DOWN_FILL) {
+            send(
+              putResult({
+                status: 'slow_down',
+                reason: 'wal_pressure',
+                queue_fill: Math.round(fill * 100) / 100,
+              }),
+            );
+          }
         });
-        const acked = durable.then(
-          (lsn) => {
-            ctx.metrics.ingestRows.inc(batch.numRows);
-            ctx.metrics.ingestBytes.inc(batch.data.byteLength);
-            send(putResult({ status: 'ok', rows: batch.numRows, lsn: Number(lsn) }));
-            const fill = ctx.wal.queueFill();
-            if (fill > SLOW_DOWN_FILL) {
-              send(
-                putResult({
-                  status: 'slow_down',
-                  reason: 'wal_pressure',
-                  queue_fill: Math.round(fill * 100) / 100,
-                }),
-              );
-            }
-          },
-          (err: unknown) => {
-            if (err instanceof WalUnavailableError)
-              throw new LongbowError(ErrorCode.walFailed, err.message, { cause: err });
-            throw err;
-          },
-        );
         acked.catch(() => {}); // awaited below; this only keeps a failure from being "unhandled" meanwhile
         inflight.push(acked);
         while (inflight.length >= MAX_INFLIGHT_BATCHES) await inflight.shift();

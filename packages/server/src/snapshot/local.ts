@@ -5,9 +5,8 @@
  * file, and the directory is fsynced: a crash at any moment leaves the previous snapshot or
  * the new one current, plus perhaps a temporary file, which `list` removes.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
-import { syncDir } from '../durable-fs.ts';
+import { type FileLayer, isErrno, nodeFileLayer } from '../storage/file-layer.ts';
 import {
   fileNameOf,
   type LocalCopy,
@@ -22,9 +21,12 @@ const TEMP_RE = /^\..+\.parquet\.tmp$/;
 export class LocalSnapshotBackend implements SnapshotBackend {
   readonly kind = 'local' as const;
   readonly dir: string;
+  private readonly files: FileLayer;
 
-  constructor(dir: string) {
+  /** @param files the file layer (storage/file-layer.ts); the real file system by default. */
+  constructor(dir: string, files: FileLayer = nodeFileLayer) {
     this.dir = dir;
+    this.files = files;
   }
 
   locationOf(dataset: string, file: SnapshotFile = 'snapshot'): string {
@@ -32,25 +34,30 @@ export class LocalSnapshotBackend implements SnapshotBackend {
   }
 
   async put(dataset: string, bytes: Uint8Array, file: SnapshotFile = 'snapshot'): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true });
+    await this.files.mkdir(this.dir);
     const final = this.locationOf(dataset, file);
     const temp = path.join(this.dir, `.${fileNameOf(dataset, file)}.tmp`);
-    const fh = await fs.open(temp, 'w', 0o644);
+    const fh = await this.files.open(temp, 'create');
     try {
-      await fh.writeFile(bytes);
+      let written = 0;
+      while (written < bytes.byteLength) {
+        const n = await fh.writev([bytes.subarray(written)]);
+        if (n <= 0) throw new Error(`snapshot write to ${temp} made no progress at byte ${written}`);
+        written += n;
+      }
       await fh.sync();
     } finally {
       await fh.close();
     }
-    await fs.rename(temp, final);
-    await syncDir(this.dir);
+    await this.files.rename(temp, final);
+    await this.files.syncDir(this.dir);
   }
 
   async get(dataset: string, file: SnapshotFile = 'snapshot'): Promise<Uint8Array | undefined> {
     try {
-      return await fs.readFile(this.locationOf(dataset, file));
+      return await this.files.readFile(this.locationOf(dataset, file));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (isErrno(err, 'ENOENT')) return undefined;
       throw err;
     }
   }
@@ -58,13 +65,12 @@ export class LocalSnapshotBackend implements SnapshotBackend {
   async list(): Promise<string[]> {
     let names: string[];
     try {
-      names = await fs.readdir(this.dir);
+      names = await this.files.readdir(this.dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if (isErrno(err, 'ENOENT')) return [];
       throw err;
     }
-    for (const n of names.filter((n) => TEMP_RE.test(n)))
-      await fs.rm(path.join(this.dir, n), { force: true });
+    for (const n of names.filter((n) => TEMP_RE.test(n))) await this.files.rm(path.join(this.dir, n));
     return names
       .filter((n) => n.endsWith(SNAPSHOT_SUFFIX) && !n.startsWith('.'))
       .map((n) => n.slice(0, -SNAPSHOT_SUFFIX.length))
@@ -72,17 +78,13 @@ export class LocalSnapshotBackend implements SnapshotBackend {
   }
 
   async delete(dataset: string, file: SnapshotFile = 'snapshot'): Promise<void> {
-    await fs.rm(this.locationOf(dataset, file), { force: true });
-    await syncDir(this.dir).catch(() => {});
+    await this.files.rm(this.locationOf(dataset, file));
+    await this.files.syncDir(this.dir).catch(() => {});
   }
 
   async localCopy(dataset: string): Promise<LocalCopy | undefined> {
     const file = this.locationOf(dataset);
-    try {
-      await fs.access(file);
-    } catch {
-      return undefined;
-    }
+    if (!(await this.files.exists(file))) return undefined;
     return { path: file, release: async () => {} };
   }
 }

@@ -6,10 +6,10 @@
  * Start-up order: {@link loadSnapshots} → `Wal.open(…, entry => covers(entry) || apply,
  * walFloorLsn)` → {@link Persistence.checkWal} → {@link Persistence.start}.
  */
-import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
+import { type FileLayer, nodeFileLayer } from '../storage/file-layer.ts';
 import { Compactor } from '../store/compaction.ts';
 import type { Store } from '../store/store.ts';
 import type { WalEntry } from '../wal/entry.ts';
@@ -20,7 +20,7 @@ import { S3SnapshotBackend } from './s3.ts';
 import { type Recovered, recoverSnapshots, Snapshotter } from './snapshotter.ts';
 
 /** The configured snapshot backend. */
-export function createBackend(config: NodeConfig): SnapshotBackend {
+export function createBackend(config: NodeConfig, files: FileLayer = nodeFileLayer): SnapshotBackend {
   if (config.storageBackend === 's3') {
     return new S3SnapshotBackend({
       bucket: config.s3Bucket,
@@ -31,13 +31,13 @@ export function createBackend(config: NodeConfig): SnapshotBackend {
       partBytes: config.s3PartBytes,
     });
   }
-  return new LocalSnapshotBackend(config.snapshotPath);
+  return new LocalSnapshotBackend(config.snapshotPath, files);
 }
 
 /** A WAL directory with no segment files (a new node, or a lost WAL volume). */
-async function walIsEmpty(dir: string): Promise<boolean> {
+async function walIsEmpty(files: FileLayer, dir: string): Promise<boolean> {
   try {
-    return !(await fs.readdir(dir)).some((n) => /^wal-\d{20}\.log$/.test(n));
+    return !(await files.readdir(dir)).some((n) => /^wal-\d{20}\.log$/.test(n));
   } catch {
     return true;
   }
@@ -127,13 +127,18 @@ export class Persistence {
 }
 
 /** Picks the backend and loads every snapshot into `store` (before WAL replay). */
-export async function loadSnapshots(config: NodeConfig, store: Store, log: Logger): Promise<Persistence> {
-  const backend = createBackend(config);
+export async function loadSnapshots(
+  config: NodeConfig,
+  store: Store,
+  log: Logger,
+  files: FileLayer = nodeFileLayer,
+): Promise<Persistence> {
+  const backend = createBackend(config, files);
   const started = performance.now();
   const recovered = await recoverSnapshots(backend, store, log);
   let max = 0n;
   for (const c of recovered.values()) if (c.lsn > max) max = c.lsn;
-  const floor = (await walIsEmpty(config.dataPath)) ? max : 0n;
+  const floor = (await walIsEmpty(files, config.dataPath)) ? max : 0n;
   log.info(
     {
       backend: backend.kind,

@@ -5,7 +5,17 @@
  * Rows get ordinals 0, 1, 2, … in commit (LSN) order; an ordinal is also the row's label
  * in the HNSW index. A row is *live* until its id is written again (upsert) or deleted;
  * then it is a tombstone: skipped by scans, marked deleted in the index.
+ *
+ * Last writer wins: every row and every delete carries a {@link Version} (`@longbow/cluster`
+ * versions: the coordinator's hybrid logical clock). A write replaces the live row of its
+ * id only when its version is higher; a delete removes it only when the delete's version
+ * is higher, and leaves a *deleted-id tombstone* (id → version) so that an older write
+ * arriving later (a replica catching up, a re-sent batch) stays dead. A stale write is
+ * stored like any other and born a tombstone, so ordinals stay dense and the log and the
+ * store agree row for row. Rows of one batch with the same id: the later one wins ties.
+ * Applying the same entries again, in any order, ends in the same live rows.
  */
+import { compareVersions, type Version } from '@longbow/cluster';
 import type { Data, RecordBatch, Vector } from 'apache-arrow';
 import type { ShardedIndex } from '../index/sharded-index.ts';
 import { Bm25Index } from '../text/bm25.ts';
@@ -30,6 +40,36 @@ function mapKey(key: IdKey | number): number | bigint | string {
   return key;
 }
 
+/**
+ * The versions of a stored batch's rows: one for all (a batch written by one coordinator
+ * in one entry, the common case) or one per row (hlc and node tag arrays, row order).
+ */
+export type RowVersions =
+  | { kind: 'uniform'; version: Version }
+  | { kind: 'rows'; hlc: BigUint64Array; node: Uint32Array };
+
+/** The version of row `offset` of a batch. */
+export function versionAt(versions: RowVersions, offset: number): Version {
+  if (versions.kind === 'uniform') return versions.version;
+  return { hlc: versions.hlc[offset]!, node: versions.node[offset]! };
+}
+
+/** Per-row versions for `rows` rows, from a function of the row. */
+export function rowVersionsOf(rows: number, versionOf: (row: number) => Version): RowVersions {
+  if (rows === 0) return { kind: 'uniform', version: versionOf(0) };
+  const first = versionOf(0);
+  let uniform = true;
+  const hlc = new BigUint64Array(rows);
+  const node = new Uint32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const v = i === 0 ? first : versionOf(i);
+    hlc[i] = v.hlc;
+    node[i] = v.node;
+    if (v.hlc !== first.hlc || v.node !== first.node) uniform = false;
+  }
+  return uniform ? { kind: 'uniform', version: first } : { kind: 'rows', hlc, node };
+}
+
 /** One committed batch and its tombstones. */
 export interface StoredBatch {
   batch: RecordBatch;
@@ -42,6 +82,8 @@ export interface StoredBatch {
   vectors: Float32Array;
   /** Bytes of the batch's buffers. */
   byteLength: number;
+  /** The rows' versions. */
+  versions: RowVersions;
 }
 
 /** Where a row lives. */
@@ -71,6 +113,8 @@ export class Dataset {
   /** BM25 index over the text columns; undefined when the dataset has none. */
   readonly text: Bm25Index | undefined;
   private readonly ids = new Map<number | bigint | string, number>();
+  /** Deleted ids and the version of their delete (see the module comment). */
+  private readonly deletedIds = new Map<number | bigint | string, Version>();
   private readonly firstRows: number[] = [];
 
   constructor(def: DatasetDefinition) {
@@ -87,12 +131,24 @@ export class Dataset {
     return this.rowCount - this.liveCount;
   }
 
+  /** Deleted-id tombstones held (ids deleted and not written since). */
+  get deletedIdCount(): number {
+    return this.deletedIds.size;
+  }
+
   /**
-   * Appends a committed batch (already checked against the definition). Adds `created_at`
-   * from `timestampMs` when the user did not send it. Earlier rows with the same ids become
-   * tombstones; returns the new rows' first ordinal and the replaced ordinals.
+   * Appends a committed batch (already checked against the definition) whose rows carry
+   * `versions`. Adds `created_at` from `timestampMs` when the user did not send it. Per id,
+   * the higher version wins (module comment): returns the new rows' first ordinal, the
+   * earlier rows that became tombstones (`replaced`) and the new rows born tombstones
+   * because a higher version of their id exists (`stale`).
    */
-  append(batch: RecordBatch, lsn: bigint, timestampMs: number): { firstRow: number; replaced: number[] } {
+  append(
+    batch: RecordBatch,
+    lsn: bigint,
+    timestampMs: number,
+    versions: RowVersions,
+  ): { firstRow: number; replaced: number[]; stale: number[] } {
     const stored = this.withCreatedAt(batch, timestampMs);
     const firstRow = this.rowCount;
     const entry: StoredBatch = {
@@ -102,6 +158,7 @@ export class Dataset {
       deletedCount: 0,
       vectors: vectorValues(stored, this.def.dim),
       byteLength: stored.data.byteLength,
+      versions,
     };
     this.batches.push(entry);
     this.firstRows.push(firstRow);
@@ -110,6 +167,7 @@ export class Dataset {
     this.byteLength += entry.byteLength;
     this.lastLsn = lsn;
     const replaced: number[] = [];
+    const stale: number[] = [];
     const ids = stored.getChild(ID_COLUMN)!;
     // Integer ids straight from the value buffer: Vector.get per row dominated the
     // profile of ingest (8% of the main thread on glove100).
@@ -117,32 +175,83 @@ export class Dataset {
       ids.data.length === 1 && this.def.idType !== 'utf8'
         ? (ids.data[0]!.values as BigInt64Array)
         : undefined;
+    const checkDeleted = this.deletedIds.size > 0;
     for (let i = 0; i < stored.numRows; i++) {
       const key = mapKey((values ? values[i] : ids.get(i)) as IdKey);
+      const ordinal = firstRow + i;
       const previous = this.ids.get(key);
       if (previous !== undefined) {
-        this.tombstone(previous);
-        replaced.push(previous);
+        const order = compareVersions(versionAt(versions, i), this.versionOf(previous));
+        // A row of this same batch loses ties to a later one: the batch's own order.
+        if (order > 0 || (order === 0 && previous >= firstRow)) {
+          this.tombstone(previous);
+          replaced.push(previous);
+          this.ids.set(key, ordinal);
+        } else {
+          this.tombstone(ordinal);
+          stale.push(ordinal);
+        }
+        continue;
       }
-      this.ids.set(key, firstRow + i);
+      const dead = checkDeleted ? this.deletedIds.get(key) : undefined;
+      if (dead !== undefined) {
+        if (compareVersions(versionAt(versions, i), dead) <= 0) {
+          this.tombstone(ordinal);
+          stale.push(ordinal);
+          continue;
+        }
+        this.deletedIds.delete(key);
+      }
+      this.ids.set(key, ordinal);
     }
     if (this.text) this.indexText(stored, firstRow);
-    return { firstRow, replaced };
+    return { firstRow, replaced, stale };
   }
 
-  /** Deletes rows by id; returns the ordinals that became tombstones (unknown ids are ignored). */
-  deleteIds(keys: Iterable<IdKey>, lsn: bigint): number[] {
+  /** The version of a row (live or not). */
+  versionOf(ordinal: number): Version {
+    const { stored, offset } = this.locate(ordinal);
+    return versionAt(stored.versions, offset);
+  }
+
+  /**
+   * Deletes ids at the versions `versionOf(i)` (i = position in `keys`): a live row goes
+   * only when the delete's version is higher than the row's; every deleted id keeps a
+   * tombstone at the highest delete version seen. Returns the ordinals that became
+   * tombstones.
+   */
+  deleteIds(keys: readonly IdKey[], lsn: bigint, versionOf: (i: number) => Version): number[] {
     const removed: number[] = [];
-    for (const userKey of keys) {
+    keys.forEach((userKey, i) => {
       const key = mapKey(userKey);
+      const version = versionOf(i);
       const ordinal = this.ids.get(key);
-      if (ordinal === undefined) continue;
-      this.ids.delete(key);
-      this.tombstone(ordinal);
-      removed.push(ordinal);
-    }
+      if (ordinal !== undefined) {
+        if (compareVersions(version, this.versionOf(ordinal)) <= 0) return; // a newer write stands
+        this.ids.delete(key);
+        this.tombstone(ordinal);
+        removed.push(ordinal);
+      }
+      const dead = this.deletedIds.get(key);
+      if (dead === undefined || compareVersions(version, dead) > 0) this.deletedIds.set(key, version);
+    });
     this.lastLsn = lsn;
     return removed;
+  }
+
+  /**
+   * Forgets deleted-id tombstones whose version's HLC is below `hlcBefore` (older than the
+   * tombstone grace period); returns how many went.
+   */
+  purgeDeletedIds(hlcBefore: bigint): number {
+    let n = 0;
+    for (const [key, v] of this.deletedIds) {
+      if (v.hlc < hlcBefore) {
+        this.deletedIds.delete(key);
+        n++;
+      }
+    }
+    return n;
   }
 
   private indexText(batch: RecordBatch, firstRow: number): void {
@@ -225,6 +334,7 @@ export class Dataset {
       deletedCount,
       vectors: vectorValues(merged, this.def.dim),
       byteLength: merged.data.byteLength,
+      versions: mergeVersions(old),
     };
     this.byteLength += entry.byteLength - old.reduce((n, b) => n + b.byteLength, 0);
     this.batches = [...this.batches.slice(0, from), entry, ...this.batches.slice(to)];
@@ -305,4 +415,36 @@ export class Dataset {
     const { stored, offset } = this.locate(ordinal);
     return stored.vectors.subarray(offset * this.def.dim, (offset + 1) * this.def.dim);
   }
+}
+
+/** The versions of adjacent batches as the versions of their merged batch. */
+function mergeVersions(batches: readonly StoredBatch[]): RowVersions {
+  const first = batches[0]!.versions;
+  if (
+    first.kind === 'uniform' &&
+    batches.every(
+      (b) =>
+        b.versions.kind === 'uniform' &&
+        b.versions.version.hlc === first.version.hlc &&
+        b.versions.version.node === first.version.node,
+    )
+  ) {
+    return first;
+  }
+  const rows = batches.reduce((n, b) => n + b.batch.numRows, 0);
+  const hlc = new BigUint64Array(rows);
+  const node = new Uint32Array(rows);
+  let at = 0;
+  for (const b of batches) {
+    const n = b.batch.numRows;
+    if (b.versions.kind === 'uniform') {
+      hlc.fill(b.versions.version.hlc, at, at + n);
+      node.fill(b.versions.version.node, at, at + n);
+    } else {
+      hlc.set(b.versions.hlc, at);
+      node.set(b.versions.node, at);
+    }
+    at += n;
+  }
+  return { kind: 'rows', hlc, node };
 }

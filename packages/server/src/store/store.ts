@@ -1,22 +1,25 @@
 /**
  * The vector store: every dataset of the node, changed only by committed WAL entries.
  *
- * Write path (api/ingest.ts drives it): `preparePut` checks a batch synchronously and fixes
- * the dataset's definition on its first batch, so concurrent streams are checked against
- * the same schema; the caller appends to the WAL in the same tick, and the WAL's
- * `onDurable` callback calls `applyPut`, in LSN order, before the client is acknowledged.
- * Replay calls `applyEntry` for every logged entry, in the same order.
+ * Write path (commit/committer.ts drives it, for live writes and replay alike):
+ * `preparePut` checks a batch synchronously and fixes the dataset's definition on its first
+ * batch, so concurrent streams are checked against the same schema; the committer appends
+ * to the WAL in the same tick, and the WAL's `onDurable` callback hands the entry *as
+ * logged* to {@link Store.applyEntry}, in LSN order, before the client is acknowledged.
+ * Replay calls `applyEntry` with the same entries read back from disk, so the live state
+ * and the replayed state come from the same bytes through the same code.
  */
 import os from 'node:os';
 import path from 'node:path';
+import { ZERO_VERSION } from '@longbow/cluster';
 import type { RecordBatch } from 'apache-arrow';
 import type { NodeConfig } from '../config.ts';
 import { ErrorCode, LongbowError } from '../errors.ts';
 import type { IndexPool } from '../index/index-pool.ts';
 import { SavedIndexError } from '../index/saved-index.ts';
 import { ShardedIndex, type ShardedIndexParams } from '../index/sharded-index.ts';
-import { type WalEntry, WalOp } from '../wal/entry.ts';
-import { Dataset, type IdKey } from './dataset.ts';
+import { ROW_VERSION_BYTES, rowVersionAt, type WalEntry, WalOp } from '../wal/entry.ts';
+import { Dataset, type IdKey, type RowVersions, rowVersionsOf } from './dataset.ts';
 import { decodeBatchRecord, decodeDeleteRecord } from './records.ts';
 import { checkBatch, type DatasetDefinition, defineDataset } from './schema.ts';
 
@@ -99,7 +102,13 @@ export class Store {
   }
 
   /** Applies a committed put. Creates the dataset on its first batch. */
-  applyPut(name: string, batch: RecordBatch, lsn: bigint, timestampMs: number): void {
+  private applyPut(
+    name: string,
+    batch: RecordBatch,
+    lsn: bigint,
+    timestampMs: number,
+    versions: RowVersions,
+  ): number {
     let ds = this.datasets.get(name);
     if (!ds) {
       let def = this.definitions.get(name);
@@ -111,23 +120,24 @@ export class Store {
       this.datasets.set(name, ds);
       this.attachIndex(ds);
     }
-    const { firstRow, replaced } = ds.append(batch, lsn, timestampMs);
+    const { firstRow, replaced, stale } = ds.append(batch, lsn, timestampMs, versions);
     const stored = ds.batches.at(-1)!;
     ds.index?.add(firstRow, stored.batch.numRows, stored.vectors.slice());
-    ds.index?.delete(replaced);
+    ds.index?.delete(stale.length > 0 ? [...replaced, ...stale] : replaced);
+    return stored.batch.numRows - stale.length;
   }
 
-  /** Applies a committed delete. Unknown datasets and ids are ignored (deletes are idempotent). */
-  applyDelete(name: string, keys: IdKey[], lsn: bigint): number {
+  /** Applies a committed delete. Unknown datasets are ignored (deletes are idempotent). */
+  private applyDelete(name: string, keys: IdKey[], lsn: bigint, entry: WalEntry): number {
     const ds = this.datasets.get(name);
     if (!ds) return 0;
-    const removed = ds.deleteIds(keys, lsn);
+    const removed = ds.deleteIds(keys, lsn, (i) => rowVersionAt(entry, i));
     ds.index?.delete(removed);
     return removed.length;
   }
 
   /** Applies a committed drop: the dataset and its index are gone. */
-  applyDrop(name: string): boolean {
+  private applyDrop(name: string): boolean {
     const ds = this.datasets.get(name);
     this.definitions.delete(name);
     if (!ds) return false;
@@ -154,7 +164,8 @@ export class Store {
     this.definitions.set(def.name, def);
     const ds = new Dataset(def);
     this.datasets.set(def.name, ds);
-    for (const batch of batches) ds.append(batch, lsn, 0);
+    // Snapshots do not record row versions yet: restored rows lose to every logged write.
+    for (const batch of batches) ds.append(batch, lsn, 0, { kind: 'uniform', version: ZERO_VERSION });
     ds.lastLsn = lsn;
     let reason: string | undefined;
     if (savedIndex) {
@@ -181,19 +192,41 @@ export class Store {
     return { ds, index: loaded ? 'loaded' : 'rebuilt', reason };
   }
 
-  /** Applies one replayed WAL entry. */
-  applyEntry(entry: WalEntry): void {
+  /**
+   * Applies one committed WAL entry, live or replayed: the only way rows, deletes and drops
+   * reach the store. Returns, for a put, the rows that are live after last-writer-wins; for
+   * a delete, the rows it removed; for a drop, 1 when the dataset existed, else 0. Throws
+   * when the record cannot be decoded or its per-row versions do not match its rows (a
+   * broken invariant: the entry was checked before it was logged).
+   */
+  applyEntry(entry: WalEntry): number {
     switch (entry.op) {
-      case WalOp.put:
-        this.applyPut(entry.dataset, decodeBatchRecord(entry.record), entry.lsn, entry.timestampMs);
-        return;
-      case WalOp.delete:
-        this.applyDelete(entry.dataset, decodeDeleteRecord(entry.record), entry.lsn);
-        return;
+      case WalOp.put: {
+        const batch = decodeBatchRecord(entry.record);
+        checkRowVersions(entry, batch.numRows);
+        const versions = entry.rowVersions
+          ? rowVersionsOf(batch.numRows, (i) => rowVersionAt(entry, i))
+          : ({ kind: 'uniform', version: entry.version } as const);
+        return this.applyPut(entry.dataset, batch, entry.lsn, entry.timestampMs, versions);
+      }
+      case WalOp.delete: {
+        const keys = decodeDeleteRecord(entry.record);
+        checkRowVersions(entry, keys.length);
+        return this.applyDelete(entry.dataset, keys, entry.lsn, entry);
+      }
       case WalOp.dropDataset:
-        this.applyDrop(entry.dataset);
-        return;
+        return this.applyDrop(entry.dataset) ? 1 : 0;
     }
+  }
+
+  /**
+   * Forgets deleted-id tombstones whose version is below `hlcBefore` in every dataset
+   * (after `LONGBOW_TOMBSTONE_GRACE`); returns how many went.
+   */
+  purgeDeletedIds(hlcBefore: bigint): number {
+    let n = 0;
+    for (const ds of this.datasets.values()) n += ds.purgeDeletedIds(hlcBefore);
+    return n;
   }
 
   /** The index settings of a dataset: its schema metadata over the node's defaults. */
@@ -218,4 +251,10 @@ export class Store {
       (shard, phase) => this.onIndexEvent(ds.name, shard, phase),
     );
   }
+}
+
+function checkRowVersions(entry: WalEntry, rows: number): void {
+  const bytes = entry.rowVersions?.byteLength;
+  if (bytes !== undefined && bytes !== rows * ROW_VERSION_BYTES)
+    throw new Error(`WAL entry ${entry.lsn} has ${bytes} bytes of row versions for ${rows} rows`);
 }

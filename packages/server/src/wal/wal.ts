@@ -15,11 +15,9 @@
  * fsync the kernel may have dropped the dirty pages), so the WAL stops accepting appends
  * and every queued entry is rejected; reads keep working. A restart replays what is on disk.
  */
-import { constants as fsConstants } from 'node:fs';
-import fs from 'node:fs/promises';
 import path from 'node:path';
-import { syncDir } from '../durable-fs.ts';
-import { encodeEntry, readEntryAt, type WalEntry, type WalOp } from './entry.ts';
+import { type FileLayer, nodeFileLayer, type StorageFile } from '../storage/file-layer.ts';
+import { encodeEntry, readEntryAt, type WalEntry } from './entry.ts';
 
 /** A complete entry whose checksum or fields are wrong, before the tail: start-up stops. */
 export class WalCorruptionError extends Error {
@@ -63,6 +61,8 @@ export interface WalOptions {
   /** Timer period for async fsync, ms. */
   flushIntervalMs: number;
   observer?: WalObserver;
+  /** The file layer (storage/file-layer.ts); the real file system when absent. */
+  files?: FileLayer;
 }
 
 /** Bounds on one group: this many entries or bytes at most per write+fsync. */
@@ -73,9 +73,10 @@ const IOVECS_PER_WRITE = 512;
 
 interface Pending {
   lsn: bigint;
+  entry: WalEntry;
   buffers: Uint8Array[];
   byteLength: number;
-  onDurable: ((lsn: bigint) => void) | undefined;
+  onDurable: ((entry: WalEntry) => void) | undefined;
   resolve: (lsn: bigint) => void;
   reject: (err: Error) => void;
 }
@@ -92,22 +93,24 @@ const segmentName = (firstLsn: bigint): string => `wal-${firstLsn.toString().pad
 /** The write-ahead log of one node. Open with {@link Wal.open}. */
 export class Wal {
   private readonly opts: WalOptions;
+  private readonly files: FileLayer;
   private readonly segments: Segment[];
-  private handle: fs.FileHandle;
+  private handle: StorageFile;
   private nextLsn: bigint;
   private appliedLsnValue: bigint;
   private queue: Pending[] = [];
   private queuedBytes = 0;
   private flushing = false;
-  private failure: Error | undefined;
+  private failureValue: Error | undefined;
   private closed = false;
   private dirty = false;
   private roomWaiters: (() => void)[] = [];
   private flushIdle: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
 
-  private constructor(opts: WalOptions, segments: Segment[], handle: fs.FileHandle, nextLsn: bigint) {
+  private constructor(opts: WalOptions, segments: Segment[], handle: StorageFile, nextLsn: bigint) {
     this.opts = opts;
+    this.files = opts.files ?? nodeFileLayer;
     this.segments = segments;
     this.handle = handle;
     this.nextLsn = nextLsn;
@@ -124,15 +127,16 @@ export class Wal {
    * truncated and reported; any other damage throws {@link WalCorruptionError}.
    */
   static async open(opts: WalOptions, onEntry: (entry: WalEntry) => void, afterLsn = 0n): Promise<Wal> {
-    await fs.mkdir(opts.dir, { recursive: true });
-    const names = (await fs.readdir(opts.dir)).filter((n) => SEGMENT_RE.test(n)).sort();
+    const files = opts.files ?? nodeFileLayer;
+    await files.mkdir(opts.dir);
+    const names = (await files.readdir(opts.dir)).filter((n) => SEGMENT_RE.test(n)).sort();
     const segments: Segment[] = [];
     let expected: bigint | undefined;
     for (const [i, name] of names.entries()) {
       const file = path.join(opts.dir, name);
       const firstLsn = BigInt(SEGMENT_RE.exec(name)![1]!);
       const isLast = i === names.length - 1;
-      const buf = await fs.readFile(file);
+      const buf = await files.readFile(file);
       let offset = 0;
       for (;;) {
         const r = readEntryAt(buf, offset);
@@ -145,7 +149,7 @@ export class Wal {
               offset,
               `incomplete entry before the last segment: ${r.reason}`,
             );
-          await truncateFile(file, offset);
+          await truncateFile(files, file, offset);
           opts.observer?.onTornTail?.(file, offset, r.reason);
           break;
         }
@@ -173,12 +177,8 @@ export class Wal {
       last = { firstLsn: nextLsn, file: path.join(opts.dir, segmentName(nextLsn)), byteLength: 0 };
       segments.push(last);
     }
-    const handle = await fs.open(
-      last.file,
-      fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_APPEND,
-      0o644,
-    );
-    await syncDir(opts.dir);
+    const handle = await files.open(last.file, 'append');
+    await files.syncDir(opts.dir);
     return new Wal(opts, segments, handle, nextLsn);
   }
 
@@ -196,9 +196,19 @@ export class Wal {
     return this.appliedLsnValue;
   }
 
+  /** Why the WAL stopped accepting writes (a failed write or fsync), or undefined while healthy. */
+  get failure(): Error | undefined {
+    return this.failureValue;
+  }
+
   /** Fraction of the queue in use, 0..1+ (DoPut sends `slow_down` above 0.8). */
   queueFill(): number {
     return this.queuedBytes / this.opts.queueBytesMax;
+  }
+
+  /** Bytes of entries waiting to be written and fsynced. */
+  queueBytes(): number {
+    return this.queuedBytes;
   }
 
   /** Entries waiting to be written. */
@@ -213,7 +223,7 @@ export class Wal {
 
   /** Resolves when the queue has room for `bytes` more (always soon for an empty queue). */
   waitForRoom(bytes: number): Promise<void> {
-    if (this.queuedBytes === 0 || this.queuedBytes + bytes <= this.opts.queueBytesMax || this.failure) {
+    if (this.queuedBytes === 0 || this.queuedBytes + bytes <= this.opts.queueBytesMax || this.failureValue) {
       return Promise.resolve();
     }
     return new Promise((resolve) => this.roomWaiters.push(resolve));
@@ -221,25 +231,21 @@ export class Wal {
 
   /**
    * Appends an entry. The LSN is assigned now; the promise resolves with it once the entry
-   * is durable (fsynced, or written in async mode). `onDurable` runs just before, and all
-   * `onDurable` callbacks run in LSN order — callers apply the write there.
-   * Rejects with {@link WalUnavailableError} after a failure or close.
+   * is durable (fsynced, or written in async mode). `onDurable` runs just before with the
+   * entry as logged (LSN filled in), and all `onDurable` callbacks run in LSN order —
+   * callers apply the write there. Throws RangeError for an entry the format cannot hold;
+   * rejects with {@link WalUnavailableError} after a failure or close.
    */
-  append(
-    op: WalOp,
-    dataset: string,
-    record: Uint8Array,
-    timestampMs: number,
-    onDurable?: (lsn: bigint) => void,
-  ): Promise<bigint> {
-    if (this.failure)
-      return Promise.reject(new WalUnavailableError(`WAL failed earlier: ${this.failure.message}`));
+  append(fields: Omit<WalEntry, 'lsn'>, onDurable?: (entry: WalEntry) => void): Promise<bigint> {
+    if (this.failureValue)
+      return Promise.reject(new WalUnavailableError(`WAL failed earlier: ${this.failureValue.message}`));
     if (this.closed) return Promise.reject(new WalUnavailableError('WAL is closed'));
     const lsn = this.nextLsn;
-    const { buffers, byteLength } = encodeEntry({ lsn, op, dataset, timestampMs, record });
+    const entry: WalEntry = { ...fields, lsn };
+    const { buffers, byteLength } = encodeEntry(entry);
     this.nextLsn = lsn + 1n;
     return new Promise((resolve, reject) => {
-      this.queue.push({ lsn, buffers, byteLength, onDurable, resolve, reject });
+      this.queue.push({ lsn, entry, buffers, byteLength, onDurable, resolve, reject });
       this.queuedBytes += byteLength;
       if (!this.flushing) void this.flushLoop();
     });
@@ -262,10 +268,10 @@ export class Wal {
       const next = this.segments[1]!;
       if (next.firstLsn > lsn) break;
       const seg = this.segments.shift()!;
-      await fs.rm(seg.file, { force: true });
+      await this.files.rm(seg.file);
       removed++;
     }
-    if (removed > 0) await syncDir(this.opts.dir);
+    if (removed > 0) await this.files.syncDir(this.opts.dir);
     return removed;
   }
 
@@ -280,7 +286,7 @@ export class Wal {
 
   private async flushLoop(): Promise<void> {
     this.flushing = true;
-    while (this.queue.length > 0 && !this.failure) {
+    while (this.queue.length > 0 && !this.failureValue) {
       const group = this.takeGroup();
       const bytes = group.reduce((n, p) => n + p.byteLength, 0);
       let fsyncSeconds = 0;
@@ -288,9 +294,8 @@ export class Wal {
         await this.writeGroup(group);
         if (!this.opts.asyncFsync) {
           const t0 = performance.now();
-          await this.handle.datasync();
+          await this.datasyncObserved();
           fsyncSeconds = (performance.now() - t0) / 1000;
-          this.opts.observer?.onFsync?.(true);
         } else {
           this.dirty = true;
         }
@@ -302,7 +307,7 @@ export class Wal {
       this.segments.at(-1)!.byteLength += bytes;
       this.opts.observer?.onFlush?.(group.length, bytes, fsyncSeconds);
       for (const p of group) {
-        p.onDurable?.(p.lsn);
+        p.onDurable?.(p.entry);
         this.appliedLsnValue = p.lsn;
         p.resolve(p.lsn);
       }
@@ -337,24 +342,31 @@ export class Wal {
     for (let i = 0; i < iovecs.length; i += IOVECS_PER_WRITE) {
       const chunk = iovecs.slice(i, i + IOVECS_PER_WRITE);
       const expected = chunk.reduce((n, b) => n + b.byteLength, 0);
-      const { bytesWritten } = await this.handle.writev(chunk);
+      const bytesWritten = await this.handle.writev(chunk);
       if (bytesWritten !== expected) throw new Error(`short WAL write: ${bytesWritten} of ${expected} bytes`);
     }
   }
 
   private async rotate(): Promise<void> {
-    await this.handle.datasync();
+    await this.datasyncObserved();
     await this.handle.close();
     const seg: Segment = { firstLsn: this.nextLsnWritten(), file: '', byteLength: 0 };
     seg.file = path.join(this.opts.dir, segmentName(seg.firstLsn));
-    this.handle = await fs.open(
-      seg.file,
-      fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_APPEND,
-      0o644,
-    );
+    this.handle = await this.files.open(seg.file, 'append');
     this.segments.push(seg);
     this.dirty = false;
-    await syncDir(this.opts.dir);
+    await this.files.syncDir(this.opts.dir);
+  }
+
+  /** fdatasync of the open segment, reported to the observer whether it succeeds or not. */
+  private async datasyncObserved(): Promise<void> {
+    try {
+      await this.handle.datasync();
+    } catch (err) {
+      this.opts.observer?.onFsync?.(false);
+      throw err;
+    }
+    this.opts.observer?.onFsync?.(true);
   }
 
   /** LSN of the first entry not yet written (queued entries come after). */
@@ -363,20 +375,18 @@ export class Wal {
   }
 
   private async syncIfDirty(): Promise<void> {
-    if (!this.dirty || this.closed || this.failure) return;
+    if (!this.dirty || this.closed || this.failureValue) return;
     this.dirty = false;
     try {
-      await this.handle.datasync();
-      this.opts.observer?.onFsync?.(true);
+      await this.datasyncObserved();
     } catch (err) {
-      this.opts.observer?.onFsync?.(false);
       this.fail(err as Error, []);
     }
   }
 
   private fail(err: Error, group: Pending[]): void {
-    if (!this.failure) {
-      this.failure = err;
+    if (!this.failureValue) {
+      this.failureValue = err;
       this.opts.observer?.onFailure?.(err);
     }
     const reason = new WalUnavailableError(`WAL write failed: ${err.message}`, { cause: err });
@@ -391,8 +401,8 @@ export class Wal {
   }
 }
 
-async function truncateFile(file: string, length: number): Promise<void> {
-  const fh = await fs.open(file, 'r+');
+async function truncateFile(files: FileLayer, file: string, length: number): Promise<void> {
+  const fh = await files.open(file, 'update');
   try {
     await fh.truncate(length);
     await fh.sync();

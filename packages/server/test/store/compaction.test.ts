@@ -158,9 +158,11 @@ describe('compaction of a dataset', () => {
     const def = defineDataset('c', SCHEMA);
     const ds = new Dataset(def);
     let lsn = 0n;
-    for (let k = 0; k < 50; k++) ds.append(batch(range(k * 20, (k + 1) * 20)), ++lsn, 1000 + k);
-    ds.append(batch(range(0, 10)), ++lsn, 2000); // upserts: ids 0..9 now live in the last batch
-    ds.deleteIds([25n, 26n, 999n], ++lsn);
+    const v = (n: bigint) => ({ kind: 'uniform', version: { hlc: n, node: 1 } }) as const;
+    for (let k = 0; k < 50; k++) ds.append(batch(range(k * 20, (k + 1) * 20)), ++lsn, 1000 + k, v(lsn));
+    ds.append(batch(range(0, 10)), ++lsn, 2000, v(lsn)); // upserts: ids 0..9 now live in the last batch
+    const deleteAt = ++lsn;
+    ds.deleteIds([25n, 26n, 999n], deleteAt, () => v(deleteAt).version);
     const before = new Map(range(0, 1000).map((id) => [id, ds.ordinalOf(BigInt(id))]));
     const live = ds.liveCount;
     const rows = ds.rowCount;
@@ -182,7 +184,8 @@ describe('compaction of a dataset', () => {
     // created_at (added by the server per batch) survives the merge.
     assert.equal(Number(ds.cell(before.get(30)!, 'created_at')), 1001);
     // A delete after compaction tombstones the row in the merged batch.
-    ds.deleteIds([500n], ++lsn);
+    const lastDelete = ++lsn;
+    ds.deleteIds([500n], lastDelete, () => v(lastDelete).version);
     assert.equal(ds.isLive(before.get(500)!), false);
     assert.equal(ds.liveCount, live - 1);
     const sum = ds.batches.reduce((n, b) => n + b.deletedCount, 0);

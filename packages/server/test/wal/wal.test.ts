@@ -3,7 +3,18 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { encodeEntry, HEADER_BYTES, readEntryAt, type WalEntry, WalOp } from '../../src/wal/entry.ts';
+import zlib from 'node:zlib';
+import {
+  ENTRY_VERSION,
+  encodeEntry,
+  encodeRowVersions,
+  HEADER_BYTES,
+  HEADER_BYTES_V1,
+  readEntryAt,
+  rowVersionAt,
+  type WalEntry,
+  WalOp,
+} from '../../src/wal/entry.ts';
 import { Wal, WalCorruptionError, type WalOptions } from '../../src/wal/wal.ts';
 
 const dirs: string[] = [];
@@ -28,6 +39,13 @@ function options(dir: string, extra: Partial<WalOptions> = {}): WalOptions {
   };
 }
 
+const V = { hlc: 1n << 20n, node: 7 };
+
+/** The fields of an entry to append (the WAL fills in the LSN). */
+function put(dataset: string, rec: Uint8Array, timestampMs: number): Omit<WalEntry, 'lsn'> {
+  return { op: WalOp.put, dataset, timestampMs, version: V, record: rec };
+}
+
 function record(i: number, size = 50): Uint8Array {
   return Uint8Array.from({ length: size }, (_, j) => (i * 31 + j) & 0xff);
 }
@@ -50,7 +68,7 @@ async function writeEntries(dir: string, n: number): Promise<number[]> {
   const ends: number[] = [];
   let offset = 0;
   for (let i = 0; i < n; i++) {
-    await wal.append(WalOp.put, `ds${i}`, record(i), 1_700_000_000_000 + i);
+    await wal.append(put(`ds${i}`, record(i), 1_700_000_000_000 + i));
     offset += HEADER_BYTES + `ds${i}`.length + 50;
     ends.push(offset);
   }
@@ -65,6 +83,7 @@ describe('WAL entry framing', () => {
       op: WalOp.delete,
       dataset: 'vectors.ü',
       timestampMs: 1_700_000_000_123,
+      version: { hlc: 0xfedcba9876543210n, node: 0xdeadbeef },
       record: record(1, 300),
     };
     const { buffers, byteLength } = encodeEntry(entry);
@@ -77,14 +96,62 @@ describe('WAL entry framing', () => {
     assert.equal(r.entry.op, WalOp.delete);
     assert.equal(r.entry.dataset, 'vectors.ü');
     assert.equal(r.entry.timestampMs, 1_700_000_000_123);
+    assert.deepEqual(r.entry.version, entry.version);
+    assert.equal(r.entry.rowVersions, undefined);
     assert.deepEqual([...r.entry.record], [...entry.record]);
     assert.equal(r.nextOffset, byteLength);
     assert.equal(readEntryAt(bytes, byteLength).kind, 'end');
   });
 
+  it('round-trips per-row versions', () => {
+    const versions = [
+      { hlc: 5n, node: 1 },
+      { hlc: 9n, node: 2 },
+      { hlc: 2n ** 63n, node: 0xffffffff },
+    ];
+    const entry: WalEntry = {
+      ...put('d', record(2, 30), 3),
+      lsn: 9n,
+      rowVersions: encodeRowVersions(versions),
+    };
+    const r = readEntryAt(Buffer.concat(encodeEntry(entry).buffers), 0);
+    assert.equal(r.kind, 'entry');
+    if (r.kind !== 'entry') return;
+    assert.deepEqual(
+      [0, 1, 2].map((i) => rowVersionAt(r.entry, i)),
+      versions,
+    );
+    assert.deepEqual([...r.entry.record], [...entry.record]);
+  });
+
+  it('still reads version-1 entries, versioned {hlc: lsn, node: 0}', () => {
+    const bytes = encodeV1(12n, WalOp.put, 'old', 1_600_000_000_000, record(4, 20));
+    const r = readEntryAt(bytes, 0);
+    assert.equal(r.kind, 'entry');
+    if (r.kind !== 'entry') return;
+    assert.equal(r.entry.lsn, 12n);
+    assert.equal(r.entry.dataset, 'old');
+    assert.equal(r.entry.timestampMs, 1_600_000_000_000);
+    assert.deepEqual(r.entry.version, { hlc: 12n, node: 0 });
+    assert.deepEqual([...r.entry.record], [...record(4, 20)]);
+    for (let cut = 1; cut < bytes.length; cut++)
+      assert.equal(readEntryAt(bytes.subarray(0, cut), 0).kind, 'torn', `v1 cut at ${cut}`);
+  });
+
+  it('refuses an unknown format version, naming it', () => {
+    const bytes = Buffer.concat(encodeEntry({ ...put('d', record(1), 0), lsn: 1n }).buffers);
+    bytes[12] = ENTRY_VERSION + 1;
+    const r = readEntryAt(bytes, 0);
+    assert.equal(r.kind, 'corrupt');
+    assert.match(
+      r.kind === 'corrupt' ? r.reason : '',
+      /unknown entry version 3 \(this build reads versions 1 and 2\)/,
+    );
+  });
+
   it('calls every strict prefix of an entry torn, never corrupt or an entry', () => {
     const bytes = Buffer.concat(
-      encodeEntry({ lsn: 1n, op: WalOp.put, dataset: 'd', timestampMs: 0, record: record(3, 64) }).buffers,
+      encodeEntry({ ...put('d', record(3, 64), 0), lsn: 1n, rowVersions: encodeRowVersions([V, V]) }).buffers,
     );
     for (let cut = 1; cut < bytes.length; cut++) {
       assert.equal(readEntryAt(bytes.subarray(0, cut), 0).kind, 'torn', `cut at ${cut}`);
@@ -93,7 +160,7 @@ describe('WAL entry framing', () => {
 
   it('detects every single flipped bit of a complete entry', () => {
     const bytes = Buffer.concat(
-      encodeEntry({ lsn: 7n, op: WalOp.put, dataset: 'abc', timestampMs: 5, record: record(9, 40) }).buffers,
+      encodeEntry({ ...put('abc', record(9, 40), 5), lsn: 7n, rowVersions: encodeRowVersions([V]) }).buffers,
     );
     for (let i = 0; i < bytes.length; i++) {
       for (const bit of [0x01, 0x80]) {
@@ -108,6 +175,22 @@ describe('WAL entry framing', () => {
   });
 });
 
+/** An entry in format version 1 (before row versions), byte for byte as it was written. */
+function encodeV1(lsn: bigint, op: number, dataset: string, timestampMs: number, rec: Uint8Array): Buffer {
+  const name = Buffer.from(dataset);
+  const head = Buffer.alloc(HEADER_BYTES_V1 + name.length);
+  head.writeUInt32LE(name.length, 4);
+  head.writeUInt32LE(rec.length, 8);
+  head.writeUInt8(1, 12);
+  head.writeUInt8(op, 13);
+  head.writeBigUInt64LE(lsn, 16);
+  head.writeBigInt64LE(BigInt(timestampMs), 24);
+  head.writeUInt32LE(zlib.crc32(head.subarray(4, 32)), 32);
+  name.copy(head, HEADER_BYTES_V1);
+  head.writeUInt32LE(zlib.crc32(rec, zlib.crc32(head.subarray(4))), 0);
+  return Buffer.concat([head, rec]);
+}
+
 describe('WAL', () => {
   it('group-commits concurrent appends: LSNs and onDurable in order, fewer fsyncs than entries', async () => {
     const dir = await tempDir();
@@ -115,9 +198,7 @@ describe('WAL', () => {
     const wal = await Wal.open(options(dir, { observer: { onFlush: (n) => flushes.push(n) } }), () => {});
     const durable: bigint[] = [];
     const lsns = await Promise.all(
-      Array.from({ length: 200 }, (_, i) =>
-        wal.append(WalOp.put, 'ds', record(i), i, (lsn) => durable.push(lsn)),
-      ),
+      Array.from({ length: 200 }, (_, i) => wal.append(put('ds', record(i), i), (e) => durable.push(e.lsn))),
     );
     assert.deepEqual(
       lsns,
@@ -152,7 +233,7 @@ describe('WAL', () => {
       assert.deepEqual(torn, cut === boundary ? [] : [boundary], `cut at ${cut}`);
       assert.equal((await fs.stat(path.join(dir, segment!))).size, boundary);
       // The repaired log continues with the next LSN.
-      assert.equal(await wal.append(WalOp.put, 'again', record(99), 0), BigInt(complete + 1));
+      assert.equal(await wal.append(put('again', record(99), 0)), BigInt(complete + 1));
       await wal.close();
       const again = await replay(dir);
       assert.equal(again.entries.length, complete + 1);
@@ -181,7 +262,7 @@ describe('WAL', () => {
   it('rotates segments, replays across them, and deletes the ones a snapshot covers', async () => {
     const dir = await tempDir();
     const { wal } = await replay(dir, { segmentBytes: 1024 });
-    for (let i = 0; i < 60; i++) await wal.append(WalOp.put, 'ds', record(i, 200), i);
+    for (let i = 0; i < 60; i++) await wal.append(put('ds', record(i, 200), i));
     await wal.close();
     const segments = (await fs.readdir(dir)).sort();
     assert.ok(segments.length > 5, `expected several segments, got ${segments.length}`);
@@ -206,7 +287,7 @@ describe('WAL', () => {
       options(dir, { asyncFsync: true, flushIntervalMs: 5, observer: { onFsync: (ok) => fsyncs.push(ok) } }),
       () => {},
     );
-    for (let i = 0; i < 20; i++) await wal.append(WalOp.put, 'ds', record(i), i);
+    for (let i = 0; i < 20; i++) await wal.append(put('ds', record(i), i));
     await new Promise((r) => setTimeout(r, 30));
     assert.ok(fsyncs.length >= 1 && fsyncs.every(Boolean), 'the timer fsyncs');
     await wal.close();
