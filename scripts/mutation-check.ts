@@ -1,0 +1,187 @@
+/**
+ * The mutation check: a test that cannot fail is not a test. Each mutant below breaks one
+ * promise the node makes (delete the fsync before the ack, skip the replay, stop counting
+ * a metric, …) in a scratch copy of the tree; the named tests must then fail. A mutant that
+ * survives — its tests still pass — fails this script, so the suite stays honest as the code
+ * changes. A mutant whose target text is no longer in the source fails too (update the
+ * mutant with the code).
+ *
+ * Usage: `node scripts/mutation-check.ts [name …]` (default: every mutant). Prints one
+ * line per mutant and a table; exits 1 when any mutant survived or could not be applied.
+ * Runs only each mutant's own test files (a few seconds each), one mutant at a time.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface Mutant {
+  /** Short name, for the table and the command line. */
+  name: string;
+  /** What breaks, in a user's words. */
+  breaks: string;
+  /** File, relative to the repository root. */
+  file: string;
+  /** Exact text that must occur exactly once in the file… */
+  find: string;
+  /** …and what it becomes. */
+  replace: string;
+  /** Test files that must fail (relative to the root). */
+  tests: string[];
+}
+
+const MUTANTS: Mutant[] = [
+  {
+    name: 'wal-no-datasync',
+    breaks: 'the WAL acknowledges group commits without fdatasync',
+    file: 'packages/server/src/wal/wal.ts',
+    find: `          const t0 = performance.now();
+          await this.datasyncObserved();`,
+    replace: `          const t0 = performance.now();`,
+    tests: ['packages/server/test/commit/durability.test.ts'],
+  },
+  {
+    name: 'real-fs-no-datasync',
+    breaks: "the real file layer's datasync returns without calling fdatasync(2)",
+    file: 'packages/server/src/storage/file-layer.ts',
+    find: `  datasync(): Promise<void> {
+    return this.fh.datasync();
+  }`,
+    replace: `  datasync(): Promise<void> {
+    return Promise.resolve();
+  }`,
+    tests: ['packages/server/test/commit/real-fsync.test.ts'],
+  },
+  {
+    name: 'replay-skips-puts',
+    breaks: 'WAL replay ignores every put',
+    file: 'packages/server/src/commit/committer.ts',
+    find: `  if (!covered) store.applyEntry(entry);`,
+    replace: `  if (!covered && entry.op !== WalOp.put) store.applyEntry(entry);`,
+    tests: ['packages/server/test/commit/durability.test.ts'],
+  },
+  {
+    name: 'fsync-error-uncounted',
+    breaks: 'a failed fsync is not counted in longbow_flush_ops_total{status="error"}',
+    file: 'packages/server/src/wal/wal.ts',
+    find: `      this.opts.observer?.onFsync?.(false);
+      throw err;`,
+    replace: `      throw err;`,
+    tests: ['packages/server/test/commit/durability.test.ts'],
+  },
+  {
+    name: 'wal-keeps-writing-after-failure',
+    breaks: 'after a failed fsync the WAL accepts new writes as if nothing happened',
+    file: 'packages/server/src/wal/wal.ts',
+    find: `    if (this.failureValue)
+      return Promise.reject(new WalUnavailableError(`,
+    replace: `    if (this.failureValue && this.closed)
+      return Promise.reject(new WalUnavailableError(`,
+    tests: ['packages/server/test/commit/durability.test.ts'],
+  },
+  {
+    name: 'short-write-ignored',
+    breaks: 'a short WAL write is taken as complete',
+    file: 'packages/server/src/wal/wal.ts',
+    find: 'if (bytesWritten !== expected) throw',
+    replace: 'if (bytesWritten > expected) throw',
+    tests: ['packages/server/test/commit/durability.test.ts'],
+  },
+  {
+    name: 'lww-ignores-versions',
+    breaks: 'a write replaces the live row of its id whatever its version',
+    file: 'packages/server/src/store/dataset.ts',
+    find: 'if (order > 0 || (order === 0 && previous >= firstRow)) {',
+    replace: 'if (order > -2) {',
+    tests: ['packages/server/test/store/last-writer-wins.test.ts'],
+  },
+  {
+    name: 'delete-forgets-tombstone',
+    breaks: 'a delete keeps no tombstone, so an older write resurrects the id',
+    file: 'packages/server/src/store/dataset.ts',
+    find: 'if (dead === undefined || compareVersions(version, dead) > 0) this.deletedIds.set(key, version);',
+    replace: '',
+    tests: ['packages/server/test/store/last-writer-wins.test.ts'],
+  },
+  {
+    name: 'torn-tail-kept',
+    breaks: 'replay keeps reading past a torn tail instead of truncating it',
+    file: 'packages/server/src/wal/wal.ts',
+    find: '          await truncateFile(files, file, offset);',
+    replace: '',
+    tests: ['packages/server/test/wal/wal.test.ts'],
+  },
+];
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** A scratch copy of the tree: tracked files copied, node_modules hard-linked. */
+function scratchCopy(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'longbow-mutants-'));
+  const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  })
+    .split('\n')
+    .filter((f) => f && fs.existsSync(path.join(ROOT, f)));
+  for (const f of files) {
+    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
+  }
+  // Hard links (cp -al) keep the workspace symlinks relative to the copy.
+  execFileSync('cp', ['-al', path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules')]);
+  return dir;
+}
+
+type Outcome = 'killed' | 'SURVIVED' | 'NOT APPLIED';
+
+function run(dir: string, m: Mutant): { outcome: Outcome; detail: string } {
+  const file = path.join(dir, m.file);
+  const original = fs.readFileSync(file, 'utf8');
+  const hits = original.split(m.find).length - 1;
+  if (hits !== 1) return { outcome: 'NOT APPLIED', detail: `target text found ${hits} times in ${m.file}` };
+  fs.writeFileSync(file, original.replace(m.find, m.replace));
+  try {
+    const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', ...m.tests], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    if (r.status === 0) return { outcome: 'SURVIVED', detail: 'its tests passed' };
+    const failed = [...r.stdout.matchAll(/^\s*not ok \d+ - (.+)$/gm)]
+      .map((x) => x[1]!)
+      .filter((t) => !t.endsWith('.ts'));
+    return { outcome: 'killed', detail: failed.at(0) ?? `exit ${r.status ?? r.signal}` };
+  } finally {
+    fs.writeFileSync(file, original);
+  }
+}
+
+function main(): void {
+  const wanted = process.argv.slice(2);
+  const mutants = wanted.length > 0 ? MUTANTS.filter((m) => wanted.includes(m.name)) : MUTANTS;
+  const unknown = wanted.filter((w) => !MUTANTS.some((m) => m.name === w));
+  if (unknown.length > 0) {
+    console.error(`unknown mutants: ${unknown.join(', ')} (known: ${MUTANTS.map((m) => m.name).join(', ')})`);
+    process.exit(2);
+  }
+  const dir = scratchCopy();
+  const rows: string[] = [];
+  let bad = 0;
+  try {
+    for (const [i, m] of mutants.entries()) {
+      const { outcome, detail } = run(dir, m);
+      if (outcome !== 'killed') bad++;
+      console.log(`[${i + 1}/${mutants.length}] ${m.name}: ${outcome} — ${detail}`);
+      rows.push(`| ${m.name} | ${m.breaks} | ${outcome} | ${detail.replaceAll('|', '\\|')} |`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(['', '| mutant | breaks | outcome | killed by |', '|---|---|---|---|', ...rows].join('\n'));
+  console.log(`\n${mutants.length - bad} passed, ${bad} failed`);
+  process.exit(bad > 0 ? 1 : 0);
+}
+
+main();
