@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 LONGBOW_DATASETS ?= $(abspath $(ROOT)/../shared/datasets)
 export LONGBOW_DATASETS
 
-.PHONY: help setup minio run test bench-persistence bench-cluster bench-filter test-unit test-pyarrow test-cluster test-operator e2e-operator chart-lint manifests images kind-up kind-e2e kind-down lint typecheck bench clean
+.PHONY: help setup minio strace mutation-check run test bench-persistence bench-cluster bench-filter test-unit test-pyarrow test-cluster test-operator e2e-operator chart-lint manifests images kind-up kind-e2e kind-down lint typecheck bench clean
 
 help:
 	@echo "make run     start one node with local storage in ./data (ports 3000/3001/9090)"
@@ -55,7 +55,11 @@ lint: setup
 minio:
 	packages/server/test/s3/setup-minio.sh >/dev/null
 
-test-unit: setup minio
+## strace: the real-fsync test watches the node's fdatasync calls with it (Debian package).
+strace:
+	@command -v strace >/dev/null || (apt-get update -qq && apt-get install -y -qq strace)
+
+test-unit: setup minio strace
 	npm test
 
 test-pyarrow: setup
@@ -68,7 +72,12 @@ test-cluster: setup
 	@command -v ip >/dev/null || (apt-get update -qq && apt-get install -y -qq iproute2)  # netns tests
 	node --test --test-reporter=spec --test-concurrency=1 e2e/cluster/routing.e2e.ts e2e/cluster/failover.e2e.ts e2e/cluster/netns.e2e.ts packages/cluster/e2e/netns.e2e.ts
 
-test: typecheck lint test-unit test-pyarrow test-cluster test-operator e2e-operator
+test: typecheck lint test-unit test-pyarrow test-cluster test-operator e2e-operator mutation-check
+
+## The mutation check: each mutant in scripts/mutation-check.ts breaks one promise (the fsync
+## before the ack, replay, a metric, last-writer-wins…) in a scratch copy; its tests must fail.
+mutation-check: setup strace
+	node scripts/mutation-check.ts
 
 bench: setup
 	$(PY) packages/server/bench/glove100.py

@@ -105,6 +105,38 @@ const MUTANTS: Mutant[] = [
     tests: ['packages/server/test/store/last-writer-wins.test.ts'],
   },
   {
+    name: 'metric-wal-bytes',
+    breaks: 'longbow_wal_bytes_written_total stops moving',
+    file: 'packages/server/src/node.ts',
+    find: '              metrics.walBytes.inc(bytes);',
+    replace: '',
+    tests: ['packages/server/test/metrics-contract.test.ts'],
+  },
+  {
+    name: 'metric-flush-ops',
+    breaks: 'longbow_flush_ops_total stops moving',
+    file: 'packages/server/src/node.ts',
+    find: "onFsync: (ok) => metrics.flushOps.inc({ status: ok ? 'ok' : 'error' }),",
+    replace: "onFsync: (ok) => (ok ? undefined : metrics.flushOps.inc({ status: 'error' })),",
+    tests: ['packages/server/test/metrics-contract.test.ts'],
+  },
+  {
+    name: 'metric-ingest-bytes',
+    breaks: 'longbow_ingest_bytes_total stops moving',
+    file: 'packages/server/src/api/ingest.ts',
+    find: '          ctx.metrics.ingestBytes.inc(batch.data.byteLength);',
+    replace: '',
+    tests: ['packages/server/test/metrics-contract.test.ts'],
+  },
+  {
+    name: 'metric-group-commit',
+    breaks: 'longbow_wal_group_commit_entries stops moving',
+    file: 'packages/server/src/node.ts',
+    find: '              metrics.walGroupEntries.observe(n);',
+    replace: '',
+    tests: ['packages/server/test/metrics-contract.test.ts'],
+  },
+  {
     name: 'torn-tail-kept',
     breaks: 'replay keeps reading past a torn tail instead of truncating it',
     file: 'packages/server/src/wal/wal.ts',
@@ -143,11 +175,25 @@ function run(dir: string, m: Mutant): { outcome: Outcome; detail: string } {
   if (hits !== 1) return { outcome: 'NOT APPLIED', detail: `target text found ${hits} times in ${m.file}` };
   fs.writeFileSync(file, original.replace(m.find, m.replace));
   try {
-    const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', ...m.tests], {
-      cwd: dir,
-      encoding: 'utf8',
-      timeout: 300_000,
-    });
+    // A mutant may make a test hang (an ack that never comes): a test past 30 s fails, the
+    // tests run in this one child (no isolation) so a kill at the time-out ends them all.
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--test',
+        '--test-isolation=none',
+        '--test-reporter=tap',
+        '--test-timeout=30000',
+        '--test-force-exit',
+        ...m.tests,
+      ],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 120_000,
+        killSignal: 'SIGKILL',
+      },
+    );
     if (r.status === 0) return { outcome: 'SURVIVED', detail: 'its tests passed' };
     const failed = [...r.stdout.matchAll(/^\s*not ok \d+ - (.+)$/gm)]
       .map((x) => x[1]!)
@@ -171,9 +217,11 @@ function main(): void {
   let bad = 0;
   try {
     for (const [i, m] of mutants.entries()) {
+      const startedMs = performance.now();
       const { outcome, detail } = run(dir, m);
       if (outcome !== 'killed') bad++;
-      console.log(`[${i + 1}/${mutants.length}] ${m.name}: ${outcome} — ${detail}`);
+      const seconds = ((performance.now() - startedMs) / 1000).toFixed(1);
+      console.log(`[${i + 1}/${mutants.length}] ${m.name}: ${outcome} in ${seconds} s — ${detail}`);
       rows.push(`| ${m.name} | ${m.breaks} | ${outcome} | ${detail.replaceAll('|', '\\|')} |`);
     }
   } finally {

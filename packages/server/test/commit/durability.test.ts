@@ -6,7 +6,7 @@
  * (the page cache survives a process); these can.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { FlightClient, pathDescriptor } from '@longbow/flight';
 import { Field, FixedSizeList, Float32, Int64, makeData, RecordBatch, Schema, Struct } from 'apache-arrow';
 import pino from 'pino';
@@ -48,21 +48,35 @@ interface Running {
   client: FlightClient;
 }
 
+/** Every node started, so a failed test still stops its node (`after`). */
+const started = new Set<Running>();
+
+after(async () => {
+  for (const r of started) {
+    r.client.close();
+    await r.node.stop().catch(() => {});
+  }
+});
+
 async function start(disk: SimFileLayer, overrides: Partial<NodeConfig> = {}): Promise<Running> {
   const config = testNodeConfig(ROOT, { nodeId: 'durable', ...overrides });
   const node = await LongbowNode.start(config, pino({ level: 'silent' }), { files: disk });
-  return { node, client: new FlightClient(node.dataAddress()) };
+  const r = { node, client: new FlightClient(node.dataAddress()) };
+  started.add(r);
+  return r;
 }
 
 /** Cuts the power under a running node, lets the process go, and boots the disk again. */
 async function powerCut(disk: SimFileLayer, r: Running): Promise<void> {
   disk.powerLoss();
+  started.delete(r);
   r.client.close();
   await r.node.stop().catch(() => {});
   disk.restore();
 }
 
 async function stop(r: Running): Promise<void> {
+  started.delete(r);
   r.client.close();
   await r.node.stop();
 }
