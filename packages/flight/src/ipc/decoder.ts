@@ -26,13 +26,11 @@ import {
   type RecordBatch as RecordBatchHeader,
 } from 'apache-arrow/ipc/metadata/message';
 import { CompressedVectorLoader, VectorLoader } from 'apache-arrow/visitor/vectorloader';
+import { IpcDecodeError } from '../errors.ts';
 import type { FlightData } from '../proto/messages.ts';
 import { codecForType } from './compression.ts';
 
-/** Malformed or unsupported Arrow IPC content in a FlightData message. */
-export class IpcDecodeError extends Error {
-  override readonly name = 'IpcDecodeError';
-}
+export { IpcDecodeError };
 
 /** What one FlightData message turned out to be. */
 export type Decoded =
