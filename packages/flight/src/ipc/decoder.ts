@@ -6,8 +6,9 @@
  * case the body is copied once into an aligned buffer. Compressed bodies (LZ4_FRAME, ZSTD)
  * are decompressed buffer by buffer.
  *
- * Every structural fact the header claims is checked against the body before any column
- * is built, so malformed input becomes an `IpcDecodeError` naming the problem.
+ * Malformed input becomes an `IpcDecodeError` naming the problem: the header
+ * flatbuffer is verified before apache-arrow reads it (header-verifier.ts), and buffer
+ * regions are checked against the body before any column is built.
  */
 import {
   type DataType,
@@ -29,6 +30,7 @@ import { CompressedVectorLoader, VectorLoader } from 'apache-arrow/visitor/vecto
 import { IpcDecodeError } from '../errors.ts';
 import type { FlightData } from '../proto/messages.ts';
 import { codecForType } from './compression.ts';
+import { verifyMessageHeader } from './header-verifier.ts';
 
 export { IpcDecodeError };
 
@@ -64,6 +66,7 @@ export class IpcDecoder {
   decode(data: FlightData): Decoded {
     const header = data.dataHeader;
     if (!header || header.byteLength === 0) return { kind: 'empty' };
+    verifyMessageHeader(header);
     let message: Message;
     try {
       message = Message.decode(header);
@@ -78,23 +81,17 @@ export class IpcDecoder {
     }
     switch (message.headerType) {
       case MessageHeader.Schema:
-        return this.onSchema(message);
+        return this.onSchema(readHeader<Schema>(message));
       case MessageHeader.RecordBatch:
-        return { kind: 'batch', batch: this.onRecordBatch(message.header() as RecordBatchHeader, body) };
+        return { kind: 'batch', batch: this.onRecordBatch(readHeader<RecordBatchHeader>(message), body) };
       case MessageHeader.DictionaryBatch:
-        return { kind: 'dictionary', id: this.onDictionary(message.header() as DictionaryBatch, body) };
+        return { kind: 'dictionary', id: this.onDictionary(readHeader<DictionaryBatch>(message), body) };
       default:
         throw new IpcDecodeError(`unsupported IPC message type ${message.headerType}`);
     }
   }
 
-  private onSchema(message: Message): Decoded {
-    let schema: Schema;
-    try {
-      schema = message.header() as Schema;
-    } catch (err) {
-      throw new IpcDecodeError(`IPC schema message cannot be read: ${(err as Error).message}`);
-    }
+  private onSchema(schema: Schema): Decoded {
     if (!schema || !Array.isArray(schema.fields))
       throw new IpcDecodeError('IPC schema message has no fields');
     this.schema = schema;
@@ -180,6 +177,17 @@ export class IpcDecoder {
       if (err instanceof IpcDecodeError) throw err;
       throw new IpcDecodeError(`record batch body cannot be decoded: ${(err as Error).message}`);
     }
+  }
+}
+
+/** The message's decoded header; apache-arrow's own errors (bad type ids, int64 overflow) become IpcDecodeError. */
+function readHeader<T>(message: Message): T {
+  try {
+    return message.header() as T;
+  } catch (err) {
+    throw new IpcDecodeError(
+      `IPC ${MessageHeader[message.headerType]} header cannot be read: ${(err as Error).message}`,
+    );
   }
 }
 
