@@ -202,6 +202,60 @@ function cutOffsets(length: number): number[] {
 
 const KINDS = ['schema', 'dictionary', 'batch'] as const;
 
+describe('IpcDecoder under malformed input', () => {
+  for (const compression of ['none', 'lz4', 'zstd'] as CompressionName[]) {
+    const stream = sampleStream(compression).map((m) => ({
+      header: alignedCopy(m.header),
+      body: alignedCopy(m.body),
+    }));
+
+    it(`the sample stream decodes (${compression})`, () => {
+      assert.deepEqual(
+        stream.map((_, i) => decodeStream(stream, i, stream[i]!, 'unmodified')),
+        ['decoded', 'decoded', 'decoded'],
+      );
+    });
+
+    for (const [index, kind] of KINDS.entries()) {
+      const message = stream[index]!;
+
+      it(`${kind} data_header cut at every offset is rejected with IpcDecodeError (${compression})`, () => {
+        for (const cut of cutOffsets(message.header.length)) {
+          const header = alignedCopy(message.header.subarray(0, cut));
+          // A cut header may still be a well-formed prefix only if nothing is missing: never here.
+          const outcome = decodeStream(
+            stream,
+            index,
+            { header, body: message.body },
+            `${kind} header cut at ${cut}`,
+          );
+          assert.equal(outcome, cut === 0 ? 'decoded' : 'rejected', `${kind} header cut at ${cut}`);
+        }
+      });
+
+      it(`${kind} data_body cut at every offset decodes or throws IpcDecodeError (${compression})`, () => {
+        for (const cut of cutOffsets(message.body.length)) {
+          const body = alignedCopy(message.body.subarray(0, cut));
+          decodeStream(stream, index, { header: message.header, body }, `${kind} body cut at ${cut}`);
+        }
+      });
+
+      it(`${kind} header and body under seeded mutations decode or throw IpcDecodeError (${compression})`, () => {
+        const random = seededRandom(SEED + index);
+        for (let i = 0; i < MUTATIONS_PER_PART; i++) {
+          const inHeader = i % 2 === 0 || message.body.length === 0;
+          const m = mutate(inHeader ? message.header : message.body, random);
+          const replacement = inHeader
+            ? { header: alignedCopy(m.bytes), body: message.body }
+            : { header: message.header, body: alignedCopy(m.bytes) };
+          const label = `${kind} seed ${SEED + index} case ${i}: ${inHeader ? 'header' : 'body'} ${m.description}`;
+          decodeStream(stream, index, replacement, label);
+        }
+      });
+    }
+  }
+});
+
 // --- Regressions ------------------------------------------------------------------------
 
 /** Offset of field `slot` of the table at `table` in a flatbuffer (0 when absent). */
@@ -262,6 +316,55 @@ describe('IpcDecoder regressions', () => {
     assert.throws(
       () => new IpcDecoder().decode({ dataHeader: grown }),
       (e: unknown) => e instanceof IpcDecodeError && /more than 100000 tables/.test(e.message),
+    );
+  });
+
+  it('regression: a record batch whose length disagrees with its columns is rejected, not a RangeError', () => {
+    const stream = sampleStream('none');
+    const batch = stream[2]!;
+    for (const length of [ROWS + 1, ROWS - 1, 1_000_000]) {
+      const header = alignedCopy(batch.header);
+      const view = new DataView(header.buffer, header.byteOffset);
+      const batchTable = deref(header, view.getInt32(0, true), MESSAGE_HEADER_SLOT);
+      view.setBigInt64(slotOffset(header, batchTable, 0), BigInt(length), true);
+      const decoder = new IpcDecoder();
+      decoder.decode({ dataHeader: stream[0]!.header, dataBody: stream[0]!.body });
+      decoder.decode({ dataHeader: stream[1]!.header, dataBody: alignedCopy(stream[1]!.body) });
+      assert.throws(
+        () => decoder.decode({ dataHeader: header, dataBody: alignedCopy(batch.body) }),
+        (e: unknown) => e instanceof IpcDecodeError && /rows, the record batch/.test(e.message),
+        `length ${length}`,
+      );
+    }
+  });
+
+  it('regression: a dictionary-encoded column before its dictionary batch is rejected, not left to crash on read', () => {
+    const [schema, , batch] = sampleStream('none');
+    const decoder = new IpcDecoder();
+    decoder.decode({ dataHeader: schema!.header });
+    assert.throws(
+      () => decoder.decode({ dataHeader: batch!.header, dataBody: alignedCopy(batch!.body) }),
+      (e: unknown) =>
+        e instanceof IpcDecodeError && /before the dictionary batch for dictionary id 0/.test(e.message),
+    );
+  });
+
+  it('regression: a dictionary index past the dictionary is rejected', () => {
+    const stream = sampleStream('none');
+    const decoder = new IpcDecoder();
+    decoder.decode({ dataHeader: stream[0]!.header });
+    decoder.decode({ dataHeader: stream[1]!.header, dataBody: alignedCopy(stream[1]!.body) });
+    // Decode once, then overwrite row 1's index in place (the column is a view of `body`).
+    const body = alignedCopy(stream[2]!.body);
+    const reference = decoder.decode({ dataHeader: stream[2]!.header, dataBody: body }) as Extract<
+      Decoded,
+      { kind: 'batch' }
+    >;
+    const indices = reference.batch.getChild('category')!.data[0]!.values as Int32Array;
+    indices[1] = 77;
+    assert.throws(
+      () => decoder.decode({ dataHeader: stream[2]!.header, dataBody: body }),
+      (e: unknown) => e instanceof IpcDecodeError && /index 77 at row 1 is outside/.test(e.message),
     );
   });
 });

@@ -6,9 +6,10 @@
  * case the body is copied once into an aligned buffer. Compressed bodies (LZ4_FRAME, ZSTD)
  * are decompressed buffer by buffer.
  *
- * Malformed input becomes an `IpcDecodeError` naming the problem: the header
- * flatbuffer is verified before apache-arrow reads it (header-verifier.ts), and buffer
- * regions are checked against the body before any column is built.
+ * Malformed input becomes an `IpcDecodeError` naming the problem, in three layers: the
+ * header flatbuffer is verified before apache-arrow reads it (header-verifier.ts), buffer
+ * regions are checked against the body before any column is built, and every column is
+ * checked against its buffers before the batch is returned (batch-validator.ts).
  */
 import {
   type DataType,
@@ -29,6 +30,7 @@ import {
 import { CompressedVectorLoader, VectorLoader } from 'apache-arrow/visitor/vectorloader';
 import { IpcDecodeError } from '../errors.ts';
 import type { FlightData } from '../proto/messages.ts';
+import { validateData } from './batch-validator.ts';
 import { codecForType } from './compression.ts';
 import { verifyMessageHeader } from './header-verifier.ts';
 
@@ -106,11 +108,24 @@ export class IpcDecoder {
 
   private onRecordBatch(header: RecordBatchHeader, body: Uint8Array): RecordBatch {
     const schema = this.requireSchema();
+    for (const id of schema.dictionaries.keys()) {
+      if (!this.dictionaries.has(id))
+        throw new IpcDecodeError(`record batch before the dictionary batch for dictionary id ${id}`);
+    }
     const children = this.loadChildren(
       header,
       body,
       schema.fields.map((f) => f.type),
     );
+    children.forEach((column, i) => {
+      const name = schema.fields[i]!.name;
+      if (column.length !== header.length) {
+        throw new IpcDecodeError(
+          `column ${name} has ${column.length} rows, the record batch ${header.length}`,
+        );
+      }
+      validateData(column, name);
+    });
     const data = makeData({ type: new Struct(schema.fields), length: header.length, children, nullCount: 0 });
     return new RecordBatch(schema, data);
   }
@@ -120,6 +135,7 @@ export class IpcDecoder {
     const type = schema.dictionaries.get(header.id);
     if (!type) throw new IpcDecodeError(`dictionary batch for unknown dictionary id ${header.id}`);
     const data = this.loadChildren(header.data, body, [type]);
+    if (data[0]) validateData(data[0], `dictionary ${header.id}`);
     const incoming = new VectorClass(data);
     const previous = this.dictionaries.get(header.id);
     this.dictionaries.set(header.id, header.isDelta && previous ? previous.concat(incoming) : incoming);
