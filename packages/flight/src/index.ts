@@ -5,6 +5,7 @@
  * - service: the grpc-js FlightService definition
  * - ipc: RecordBatch ⇄ FlightData with dictionaries and LZ4_FRAME/ZSTD bodies
  * - server / client: helpers to serve and call Flight
+ * - errors: the decode errors, with stable codes
  */
 export {
   byFlightName,
@@ -14,6 +15,7 @@ export {
   flightName,
   pathDescriptor,
 } from './client.ts';
+export { FlightErrorCode, IpcDecodeError, ProtoDecodeError } from './errors.ts';
 export {
   type BodyCodec,
   type CompressionName,
@@ -21,10 +23,9 @@ export {
   codecForType,
   parseCompressionName,
 } from './ipc/compression.ts';
-export { type Decoded, decodeEncapsulatedSchema, IpcDecodeError, IpcDecoder } from './ipc/decoder.ts';
+export { type Decoded, decodeEncapsulatedSchema, IpcDecoder } from './ipc/decoder.ts';
 export { encapsulateSchema, IpcEncoder, toIpcStream } from './ipc/encoder.ts';
 export * from './proto/messages.ts';
-export { ProtoDecodeError } from './proto/wire.ts';
 export {
   bindInsecure,
   createFlightServer,

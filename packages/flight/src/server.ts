@@ -18,6 +18,7 @@ import type {
   SchemaResult,
   Ticket,
 } from './proto/messages.ts';
+import { requestDecodingInterceptor, serverServiceDefinition } from './request-decoding.ts';
 import { FLIGHT_SERVICE_NAME, type FlightMethods, FlightServiceDefinition } from './service.ts';
 
 /** Default limit for one gRPC message in either direction: 64 MiB (grpc's own default is 4 MiB). */
@@ -72,19 +73,24 @@ export interface FlightServerOptions {
   grpcOptions?: grpc.ServerOptions;
 }
 
-/** Creates a grpc-js server serving FlightService with the given handlers. */
+/**
+ * Creates a grpc-js server serving FlightService with the given handlers. Requests are
+ * decoded by an interceptor installed before `options.grpcOptions.interceptors`, so a
+ * malformed request fails with INVALID_ARGUMENT `MALFORMED_PROTOBUF` (request-decoding.ts).
+ */
 export function createFlightServer(handlers: FlightHandlers, options: FlightServerOptions = {}): grpc.Server {
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': maxBytes,
     ...options.grpcOptions,
+    interceptors: [requestDecodingInterceptor, ...(options.grpcOptions?.interceptors ?? [])],
   });
   const impl: Record<string, unknown> = {};
   for (const name of Object.keys(FlightServiceDefinition) as (keyof FlightMethods)[]) {
     impl[name] = handlers[name] ?? unimplemented(name);
   }
-  server.addService(FlightServiceDefinition, impl as grpc.UntypedServiceImplementation);
+  server.addService(serverServiceDefinition(), impl as grpc.UntypedServiceImplementation);
   return server;
 }
 

@@ -15,6 +15,8 @@ export const ErrorCode = {
   unknownAction: 'UNKNOWN_ACTION',
   messageTooLarge: 'MESSAGE_TOO_LARGE',
   malformedIpc: 'MALFORMED_IPC',
+  /** A request that is not valid protobuf; raised by @longbow/flight's request decoding. */
+  malformedProtobuf: 'MALFORMED_PROTOBUF',
   // Data
   invalidSchema: 'INVALID_SCHEMA',
   schemaMismatch: 'SCHEMA_MISMATCH',
@@ -44,6 +46,7 @@ const GRPC_STATUS: Record<ErrorCode, status> = {
   UNKNOWN_ACTION: status.INVALID_ARGUMENT,
   MESSAGE_TOO_LARGE: status.INVALID_ARGUMENT,
   MALFORMED_IPC: status.INVALID_ARGUMENT,
+  MALFORMED_PROTOBUF: status.INVALID_ARGUMENT,
   INVALID_SCHEMA: status.INVALID_ARGUMENT,
   SCHEMA_MISMATCH: status.INVALID_ARGUMENT,
   DIMENSION_MISMATCH: status.INVALID_ARGUMENT,

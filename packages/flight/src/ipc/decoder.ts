@@ -6,8 +6,10 @@
  * case the body is copied once into an aligned buffer. Compressed bodies (LZ4_FRAME, ZSTD)
  * are decompressed buffer by buffer.
  *
- * Every structural fact the header claims is checked against the body before any column
- * is built, so malformed input becomes an `IpcDecodeError` naming the problem.
+ * Malformed input becomes an `IpcDecodeError` naming the problem, in three layers: the
+ * header flatbuffer is verified before apache-arrow reads it (header-verifier.ts), buffer
+ * regions are checked against the body before any column is built, and every column is
+ * checked against its buffers before the batch is returned (batch-validator.ts).
  */
 import {
   type DataType,
@@ -26,13 +28,13 @@ import {
   type RecordBatch as RecordBatchHeader,
 } from 'apache-arrow/ipc/metadata/message';
 import { CompressedVectorLoader, VectorLoader } from 'apache-arrow/visitor/vectorloader';
+import { IpcDecodeError } from '../errors.ts';
 import type { FlightData } from '../proto/messages.ts';
+import { validateData } from './batch-validator.ts';
 import { codecForType } from './compression.ts';
+import { verifyMessageHeader } from './header-verifier.ts';
 
-/** Malformed or unsupported Arrow IPC content in a FlightData message. */
-export class IpcDecodeError extends Error {
-  override readonly name = 'IpcDecodeError';
-}
+export { IpcDecodeError };
 
 /** What one FlightData message turned out to be. */
 export type Decoded =
@@ -66,6 +68,7 @@ export class IpcDecoder {
   decode(data: FlightData): Decoded {
     const header = data.dataHeader;
     if (!header || header.byteLength === 0) return { kind: 'empty' };
+    verifyMessageHeader(header);
     let message: Message;
     try {
       message = Message.decode(header);
@@ -80,23 +83,17 @@ export class IpcDecoder {
     }
     switch (message.headerType) {
       case MessageHeader.Schema:
-        return this.onSchema(message);
+        return this.onSchema(readHeader<Schema>(message));
       case MessageHeader.RecordBatch:
-        return { kind: 'batch', batch: this.onRecordBatch(message.header() as RecordBatchHeader, body) };
+        return { kind: 'batch', batch: this.onRecordBatch(readHeader<RecordBatchHeader>(message), body) };
       case MessageHeader.DictionaryBatch:
-        return { kind: 'dictionary', id: this.onDictionary(message.header() as DictionaryBatch, body) };
+        return { kind: 'dictionary', id: this.onDictionary(readHeader<DictionaryBatch>(message), body) };
       default:
         throw new IpcDecodeError(`unsupported IPC message type ${message.headerType}`);
     }
   }
 
-  private onSchema(message: Message): Decoded {
-    let schema: Schema;
-    try {
-      schema = message.header() as Schema;
-    } catch (err) {
-      throw new IpcDecodeError(`IPC schema message cannot be read: ${(err as Error).message}`);
-    }
+  private onSchema(schema: Schema): Decoded {
     if (!schema || !Array.isArray(schema.fields))
       throw new IpcDecodeError('IPC schema message has no fields');
     this.schema = schema;
@@ -111,11 +108,24 @@ export class IpcDecoder {
 
   private onRecordBatch(header: RecordBatchHeader, body: Uint8Array): RecordBatch {
     const schema = this.requireSchema();
+    for (const id of schema.dictionaries.keys()) {
+      if (!this.dictionaries.has(id))
+        throw new IpcDecodeError(`record batch before the dictionary batch for dictionary id ${id}`);
+    }
     const children = this.loadChildren(
       header,
       body,
       schema.fields.map((f) => f.type),
     );
+    children.forEach((column, i) => {
+      const name = schema.fields[i]!.name;
+      if (column.length !== header.length) {
+        throw new IpcDecodeError(
+          `column ${name} has ${column.length} rows, the record batch ${header.length}`,
+        );
+      }
+      validateData(column, name);
+    });
     const data = makeData({ type: new Struct(schema.fields), length: header.length, children, nullCount: 0 });
     return new RecordBatch(schema, data);
   }
@@ -125,6 +135,7 @@ export class IpcDecoder {
     const type = schema.dictionaries.get(header.id);
     if (!type) throw new IpcDecodeError(`dictionary batch for unknown dictionary id ${header.id}`);
     const data = this.loadChildren(header.data, body, [type]);
+    if (data[0]) validateData(data[0], `dictionary ${header.id}`);
     const incoming = new VectorClass(data);
     const previous = this.dictionaries.get(header.id);
     this.dictionaries.set(header.id, header.isDelta && previous ? previous.concat(incoming) : incoming);
@@ -182,6 +193,17 @@ export class IpcDecoder {
       if (err instanceof IpcDecodeError) throw err;
       throw new IpcDecodeError(`record batch body cannot be decoded: ${(err as Error).message}`);
     }
+  }
+}
+
+/** The message's decoded header; apache-arrow's own errors (bad type ids, int64 overflow) become IpcDecodeError. */
+function readHeader<T>(message: Message): T {
+  try {
+    return message.header() as T;
+  } catch (err) {
+    throw new IpcDecodeError(
+      `IPC ${MessageHeader[message.headerType]} header cannot be read: ${(err as Error).message}`,
+    );
   }
 }
 

@@ -8,6 +8,7 @@
  * Decoding is zero-copy: `bytes` fields come back as `subarray`s of the input, so a
  * FlightData body of megabytes is never copied by the codec.
  */
+import { ProtoDecodeError } from '../errors.ts';
 
 /** Wire types from the protobuf encoding spec. */
 export const WireType = {
@@ -18,10 +19,7 @@ export const WireType = {
 } as const;
 export type WireType = (typeof WireType)[keyof typeof WireType];
 
-/** Thrown when bytes are not a valid protobuf message of the expected shape. */
-export class ProtoDecodeError extends Error {
-  override readonly name = 'ProtoDecodeError';
-}
+export { ProtoDecodeError };
 
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 const textEncoder = new TextEncoder();
