@@ -139,6 +139,19 @@ describe('node with the Longbow Flight client', () => {
     const dot = q.reduce((s, v, i) => s + v * topVec[i]!, 0);
     assert.ok(Math.abs(scores[0]! - dot) < 1e-4, `score ${scores[0]} vs dot ${dot}`);
     assert.ok(Math.abs((res.getChild('distance')!.get(0) as number) + dot) < 1e-4);
+    // The search is counted by strategy in get_stats and in Prometheus.
+    type Strategies = Record<string, number>;
+    const stats = await client.doActionJson<{
+      datasets: Record<string, { index: { shards: number; search_strategies: Strategies } }>;
+    }>('get_stats', { dataset: 'dict' });
+    const { shards, search_strategies: by } = stats.datasets.dict!.index;
+    assert.ok(shards >= 1);
+    assert.deepEqual(by, { unfiltered: shards, post_filter: 0, fallback: 0, traversal_filter: 0, exact: 0 });
+    const text = await (await fetch(`http://127.0.0.1:${node.ports.http}/metrics`)).text();
+    assert.match(
+      text,
+      new RegExp(`longbow_search_strategy_total\\{[^}]*strategy="unfiltered"[^}]*\\} ${shards}\n`),
+    );
   });
 
   it('rejects FlightData without a descriptor, and keeps serving', async () => {
