@@ -82,12 +82,14 @@ mutation-check: setup strace
 bench: setup
 	$(PY) packages/server/bench/glove100.py
 
-## The other benchmarks: snapshots and restart (glove100), and the gossip simulation/ring.
+## The other benchmarks: snapshots and restart (glove100), the gossip simulation/ring, and
+## the proxy hop's cost between three processes on loopback.
 bench-persistence: setup
 	$(PY) packages/server/bench/persistence.py
 
 bench-cluster: setup
 	npm run bench -w packages/cluster
+	node e2e/cluster/bench/proxy-overhead.bench.ts
 
 ## Filters: evaluation of the row set (in-process, 331,479 rows), then filtered k-NN on
 ## glove100 through pyarrow (recall@10 within the filter, QPS, latency).

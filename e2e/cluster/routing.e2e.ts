@@ -184,15 +184,27 @@ print(got.num_rows, info.total_records, len(listed), via_listing.num_rows)
     n1.close();
   });
 
-  it('a proxied call with a short deadline fails DEADLINE_EXCEEDED at once, not later', async () => {
+  it('a proxied call with a short deadline fails DEADLINE_EXCEEDED, and the owner’s call ends too', async () => {
     const ds = keyOwnedBy('n3', IDS, 'stream_ds');
     const n1 = new FlightClient(nodes[0]!.dataAddr);
-    const started = performance.now();
+    // The owner's DoGets that ended early: the proxy passes the caller's deadline on and
+    // cancels the owner's call when the caller goes away, so the 80,000-row scan stops there.
+    const endedEarly = async () =>
+      (await metric(nodes[2]!, 'longbow_flight_requests_total', {
+        method: 'DoGet',
+        code: 'DEADLINE_EXCEEDED',
+      })) +
+      (await metric(nodes[2]!, 'longbow_flight_requests_total', { method: 'DoGet', code: 'CANCELLED' }));
+    const before = await endedEarly();
     await assert.rejects(
       n1.doGetTable(JSON.stringify({ dataset: ds }), { timeoutMs: 30 }),
       (err: grpc.ServiceError) => err.code === grpc.status.DEADLINE_EXCEEDED,
     );
-    assert.ok(performance.now() - started < 2000);
+    await poll(
+      'the owner’s DoGet ends early',
+      async () => ((await endedEarly()) > before ? true : undefined),
+      5000,
+    );
     n1.close();
   });
 
@@ -235,26 +247,6 @@ print(got.num_rows, info.total_records, len(listed), via_listing.num_rows)
     );
     assert.deepEqual(forwardedAfter, forwardedBefore, 'no node proxied a smart-client call');
     client.close();
-  });
-
-  it('proxy overhead: a routed get_stats direct vs through a proxying node', async () => {
-    const ds = keyOwnedBy('n2', IDS, 'proxy_ds');
-    const direct = new FlightClient(nodes[1]!.dataAddr);
-    const viaProxy = new FlightClient(nodes[0]!.dataAddr);
-    const time = async (c: FlightClient, n: number) => {
-      for (let i = 0; i < 20; i++) await c.doActionJson('get_stats', { dataset: ds }); // warm up
-      const t0 = performance.now();
-      for (let i = 0; i < n; i++) await c.doActionJson('get_stats', { dataset: ds });
-      return (performance.now() - t0) / n;
-    };
-    const d = await time(direct, 200);
-    const p = await time(viaProxy, 200);
-    console.log(
-      `get_stats: direct ${d.toFixed(2)} ms/call, via proxy ${p.toFixed(2)} ms/call (+${(p - d).toFixed(2)} ms)`,
-    );
-    assert.ok(p > 0 && d > 0);
-    direct.close();
-    viaProxy.close();
   });
 });
 

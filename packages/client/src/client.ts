@@ -8,10 +8,11 @@
  * most `maxRedirects` times per request) while refreshing its view.
  *
  * Retries: UNAVAILABLE (a node down or shutting down, OWNER_UNREACHABLE, NO_OWNER,
- * TOO_MANY_HOPS, connection refused) and DEADLINE_EXCEEDED on a connect are retried up to
- * `maxRetries` times with exponential backoff and full jitter, refreshing the view each
- * time (a dead owner's keys move to its successor once gossip declares it dead). Puts are
- * safe to retry: rows are upserts by id. Every call carries a deadline (`timeoutMs`).
+ * TOO_MANY_HOPS, connection refused) is retried with exponential backoff and full jitter,
+ * refreshing the view each time (a dead owner's keys move to its successor once gossip
+ * declares it dead), for at most `maxRetries` retries and `retryBudgetMs` after the first
+ * failure, whichever ends first. Puts are safe to retry: rows are upserts by id. Every call
+ * carries a deadline (`timeoutMs`).
  */
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -24,6 +25,7 @@ import {
 } from '@longbow/flight';
 import type { RecordBatch, Schema, Table } from 'apache-arrow';
 import { backoffDelayMs } from './backoff.ts';
+import { type ClientClock, realClock } from './clock.ts';
 import { ClientErrorCode, fromServiceError, LongbowClientError, type ServiceErrorLike } from './errors.ts';
 import { type ClusterStatusAnswer, ClusterView } from './view.ts';
 
@@ -35,8 +37,24 @@ export interface LongbowClientOptions {
   readonly timeoutMs?: number;
   /** FORWARD_REQUIRED answers followed per request. Default 3. */
   readonly maxRedirects?: number;
-  /** Retries of UNAVAILABLE per request. Default 4. */
+  /**
+   * Retries of UNAVAILABLE per request (a bound on attempts; `retryBudgetMs` is the bound
+   * on time). Default 20, enough that the budget, not the count, ends a default client's
+   * retries (full jitter sleeps half the ceiling on average).
+   */
   readonly maxRetries?: number;
+  /**
+   * How long a request keeps retrying UNAVAILABLE, ms from its first failure (back-off
+   * sleeps and the attempts between them, by `clock`). The last sleep is cut to what is
+   * left; once nothing is left the last error is thrown. Default 10000: longer than the
+   * gossip failure detection of the LAN preset for up to 10 members (a probe period, 1 s,
+   * plus the minimum suspicion timeout, 4 s, plus dissemination: about 6 s), so a request
+   * to a crashed owner waits until its key has moved to the successor instead of failing
+   * while the cluster still thinks the owner is alive. Larger clusters (suspicion grows
+   * with log10 N) and suspicions without enough independent confirmations (up to 6× the
+   * minimum) take longer: raise it there, or handle `OWNER_UNREACHABLE` yourself.
+   */
+  readonly retryBudgetMs?: number;
   /** First backoff ceiling, ms (doubles per retry, full jitter). Default 100. */
   readonly backoffBaseMs?: number;
   /** Largest backoff ceiling, ms. Default 2000. */
@@ -45,6 +63,11 @@ export interface LongbowClientOptions {
   readonly refreshTimeoutMs?: number;
   /** Random source for jitter, [0, 1). Default Math.random. */
   readonly random?: () => number;
+  /**
+   * Time source of back-off sleeps and the retry budget (clock.ts). Default real time
+   * (`performance.now`, `setTimeout`); tests pass one that records sleeps.
+   */
+  readonly clock?: ClientClock;
 }
 
 /** A k-NN search (ticket keys as the server documents them in docs/protocol.md). */
@@ -119,10 +142,12 @@ export class LongbowClient {
   private readonly timeoutMs: number;
   private readonly maxRedirects: number;
   private readonly maxRetries: number;
+  private readonly retryBudgetMs: number;
   private readonly backoffBaseMs: number;
   private readonly backoffMaxMs: number;
   private readonly refreshTimeoutMs: number;
   private readonly random: () => number;
+  private readonly clock: ClientClock;
   private readonly clients = new Map<string, FlightClient>();
   private viewValue: ClusterView | undefined;
   private refreshing: Promise<ClusterView> | undefined;
@@ -136,11 +161,13 @@ export class LongbowClient {
     this.seeds = [...opts.seeds];
     this.timeoutMs = positive('timeoutMs', opts.timeoutMs, 30_000);
     this.maxRedirects = positive('maxRedirects', opts.maxRedirects, 3, true);
-    this.maxRetries = positive('maxRetries', opts.maxRetries, 4, true);
+    this.maxRetries = positive('maxRetries', opts.maxRetries, 20, true);
+    this.retryBudgetMs = positive('retryBudgetMs', opts.retryBudgetMs, 10_000, true);
     this.backoffBaseMs = positive('backoffBaseMs', opts.backoffBaseMs, 100);
     this.backoffMaxMs = positive('backoffMaxMs', opts.backoffMaxMs, 2000);
     this.refreshTimeoutMs = positive('refreshTimeoutMs', opts.refreshTimeoutMs, 2000);
     this.random = opts.random ?? Math.random;
+    this.clock = opts.clock ?? realClock;
   }
 
   /** The current cluster view (undefined before `connect`). */
@@ -274,6 +301,11 @@ export class LongbowClient {
     return c;
   }
 
+  /** What is left of the retry budget of a request that first failed at `firstFailureMs`. */
+  private retryLeftMs(firstFailureMs: number): number {
+    return this.retryBudgetMs - (this.clock.nowMs() - firstFailureMs);
+  }
+
   private pickAddr(key: string | undefined): string {
     const view = this.viewValue;
     const owner = key !== undefined ? view?.ownerAddr(key) : undefined;
@@ -284,7 +316,8 @@ export class LongbowClient {
 
   /**
    * Runs `op` against the owner of `key`: follows FORWARD_REQUIRED (bounded), retries
-   * UNAVAILABLE with backoff (bounded), refreshes the view on every miss.
+   * UNAVAILABLE with backoff (bounded in count and in time), refreshes the view on every
+   * miss.
    */
   private async routed<T>(
     key: string | undefined,
@@ -296,6 +329,7 @@ export class LongbowClient {
     let redirects = 0;
     let retries = 0;
     let attempts = 0;
+    let firstFailureMs: number | undefined;
     let addr = this.pickAddr(key);
     for (;;) {
       attempts++;
@@ -318,10 +352,13 @@ export class LongbowClient {
           addr = fwd.addr;
           continue;
         }
-        if (isRetryable(e) && retries < this.maxRetries) {
+        if (isRetryable(e)) firstFailureMs ??= this.clock.nowMs();
+        const leftMs = firstFailureMs === undefined ? 0 : this.retryLeftMs(firstFailureMs);
+        if (isRetryable(e) && leftMs > 0 && retries < this.maxRetries) {
           retries++;
           this.stats.retries++;
-          await sleep(backoffDelayMs(retries - 1, this.backoffBaseMs, this.backoffMaxMs, this.random));
+          const delayMs = backoffDelayMs(retries - 1, this.backoffBaseMs, this.backoffMaxMs, this.random);
+          await this.clock.sleep(Math.min(delayMs, leftMs));
           await this.refresh().catch(() => undefined);
           addr = this.pickAddr(key);
           continue;
@@ -330,8 +367,4 @@ export class LongbowClient {
       }
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

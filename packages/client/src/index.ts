@@ -24,5 +24,6 @@ export {
   type ScanQuery,
   type SearchQuery,
 } from './client.ts';
+export { type ClientClock, realClock } from './clock.ts';
 export { ClientErrorCode, fromServiceError, LongbowClientError } from './errors.ts';
 export { type ClusterStatusAnswer, ClusterView } from './view.ts';

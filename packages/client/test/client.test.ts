@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { RingManager } from '@longbow/cluster';
+import { LAN_PRESET, RingManager } from '@longbow/cluster';
 import {
   bindInsecure,
   createFlightServer,
@@ -17,6 +17,7 @@ import {
 import { Field, Int32, makeData, RecordBatch, Schema, Struct } from 'apache-arrow';
 import {
   backoffDelayMs,
+  type ClientClock,
   ClusterView,
   LongbowClient,
   type LongbowClientError,
@@ -108,6 +109,20 @@ function keyOwnedBy(id: string, ids: string[]): string {
   for (let i = 0; ; i++) if (ring.owner(`ds${i}`) === id) return `ds${i}`;
 }
 
+/** A clock that records every sleep asked for and jumps ahead by it at once. */
+class FakeClock implements ClientClock {
+  now = 0;
+  readonly sleeps: number[] = [];
+  nowMs(): number {
+    return this.now;
+  }
+  sleep(ms: number): Promise<void> {
+    this.sleeps.push(ms);
+    this.now += ms;
+    return Promise.resolve();
+  }
+}
+
 const IDS = ['n0', 'n1', 'n2'];
 const served = async (p: Promise<{ getChild(n: string): { get(i: number): unknown } | null }>) =>
   (await p).getChild('served_by')!.get(0);
@@ -172,10 +187,16 @@ describe('LongbowClient routing', () => {
     client.close();
   });
 
-  it('retries UNAVAILABLE with backoff, then succeeds where the refreshed view points', async () => {
+  it('retries UNAVAILABLE after a back-off sleep, then succeeds where the refreshed view points', async () => {
     const ds = keyOwnedBy('n1', IDS);
     reset(statusFor(IDS));
-    const client = new LongbowClient({ seeds: [nodes[0]!.addr], backoffBaseMs: 20 });
+    const clock = new FakeClock();
+    const client = new LongbowClient({
+      seeds: [nodes[0]!.addr],
+      backoffBaseMs: 20,
+      random: () => 0.5,
+      clock,
+    });
     await client.connect();
     // The owner is failing; the cluster then declares it dead and its key moves.
     nodes[1]!.behaviour = () =>
@@ -186,6 +207,52 @@ describe('LongbowClient routing', () => {
     const newOwner = new ClusterView({ ...after, ring: { ...after.ring, nodes: survivors } }).owner(ds)!;
     assert.equal(await served(client.scan(ds)), Number(newOwner.slice(1)));
     assert.equal(client.stats.retries, 1);
+    assert.deepEqual(clock.sleeps, [10], 'one sleep of half (random 0.5) the first ceiling, 20 ms');
+    assert.equal(nodes[1]!.calls.length, 1, 'the failed owner is not asked again');
+    client.close();
+  });
+
+  it('back-off schedule: ceilings double from the base up to the cap, full jitter, last sleep cut to the retry budget', async () => {
+    reset(statusFor(IDS));
+    const ds = keyOwnedBy('n2', IDS);
+    nodes[2]!.behaviour = () =>
+      new FlightStatusError(grpc.status.UNAVAILABLE, 'OWNER_UNREACHABLE: owner n2 is dead');
+    const opts = { seeds: [nodes[0]!.addr], backoffBaseMs: 100, backoffMaxMs: 400, retryBudgetMs: 1000 };
+    // Jitter at its top: each sleep is just under its ceiling 100, 200, 400, 400 (capped);
+    // the budget has 303 ms left for the fourth, and nothing for a fifth.
+    const top = new FakeClock();
+    const client = new LongbowClient({ ...opts, maxRetries: 10, random: () => 0.999, clock: top });
+    await client.connect();
+    await assert.rejects(client.scan(ds), { code: 'OWNER_UNREACHABLE', attempts: 5 });
+    assert.deepEqual(top.sleeps, [99, 199, 399, 303]);
+    assert.equal(top.now, 1000, 'retries stop when the budget is spent');
+    // Jitter is uniform below the ceiling: random r sleeps floor(r · ceiling).
+    const half = new FakeClock();
+    const halfClient = new LongbowClient({ ...opts, maxRetries: 10, random: () => 0.5, clock: half });
+    await assert.rejects(halfClient.scan(ds), { code: 'OWNER_UNREACHABLE', attempts: 8 });
+    assert.deepEqual(half.sleeps, [50, 100, 200, 200, 200, 200, 50]);
+    // Sleeps that spend no time leave the count as the only bound.
+    const none = new FakeClock();
+    const noneClient = new LongbowClient({ ...opts, maxRetries: 3, random: () => 0, clock: none });
+    await assert.rejects(noneClient.scan(ds), { code: 'OWNER_UNREACHABLE', attempts: 4 });
+    assert.deepEqual(none.sleeps, [0, 0, 0]);
+    for (const c of [client, halfClient, noneClient]) c.close();
+  });
+
+  it('default retry budget outlasts gossip failure detection (LAN preset, 10 members)', async () => {
+    reset(statusFor(IDS));
+    const ds = keyOwnedBy('n2', IDS);
+    nodes[2]!.behaviour = () =>
+      new FlightStatusError(grpc.status.UNAVAILABLE, 'OWNER_UNREACHABLE: owner n2 is dead');
+    const clock = new FakeClock();
+    const client = new LongbowClient({ seeds: [nodes[0]!.addr], random: () => 0.5, clock });
+    await client.connect();
+    await assert.rejects(client.scan(ds), { code: 'OWNER_UNREACHABLE' });
+    // Probe period + minimum suspicion timeout: 1 s + 4 · max(1, log10 10) · 1 s.
+    const lan = LAN_PRESET;
+    const detectionMs = lan.probeIntervalMs + lan.suspicionMult * lan.probeIntervalMs;
+    assert.ok(clock.now > detectionMs, `retried for ${clock.now} ms, detection takes ${detectionMs} ms`);
+    assert.equal(clock.now, 10_000);
     client.close();
   });
 
@@ -194,7 +261,8 @@ describe('LongbowClient routing', () => {
     const ds = keyOwnedBy('n2', IDS);
     nodes[2]!.behaviour = () =>
       new FlightStatusError(grpc.status.UNAVAILABLE, 'OWNER_UNREACHABLE: owner n2 is dead');
-    const client = new LongbowClient({ seeds: [nodes[0]!.addr], maxRetries: 2, backoffBaseMs: 10 });
+    const clock = new FakeClock();
+    const client = new LongbowClient({ seeds: [nodes[0]!.addr], maxRetries: 2, backoffBaseMs: 10, clock });
     await client.connect();
     await assert.rejects(client.scan(ds), (err: LongbowClientError) => {
       assert.equal(err.code, 'OWNER_UNREACHABLE');
@@ -202,6 +270,8 @@ describe('LongbowClient routing', () => {
       assert.equal(err.attempts, 3);
       return true;
     });
+    assert.equal(clock.sleeps.length, 2);
+    assert.equal(nodes[2]!.calls.length, 3);
     client.close();
   });
 
@@ -264,11 +334,36 @@ describe('pure pieces', () => {
       undefined,
     );
   });
-  it('the view agrees with the servers ring and skips dead members', () => {
-    const view = new ClusterView(statusFor(IDS, { n2: 'dead' }));
-    const ring = new RingManager();
-    ring.replace(IDS);
-    for (let i = 0; i < 200; i++) assert.equal(view.owner(`k${i}`), ring.owner(`k${i}`));
+  it("the view routes by the answer's ring (its nodes and points per node), not by the member list", () => {
+    // Regression: this test compared ClusterView.owner with a RingManager over the same ids,
+    // which is what ClusterView is made of; it could not fail.
+    const status = statusFor(IDS, { n2: 'dead' });
+    // n1 is alive but not on the ring (e.g. still joining): it must own nothing.
+    const answer = { ...status, ring: { version: 7, nodes: ['n2', 'n0'], points_per_node: 4 } };
+    const view = new ClusterView(answer);
+    assert.deepEqual(view.nodes, ['n0', 'n2']);
+    assert.deepEqual(view.source, { nodeId: 'n0', ringVersion: 7 });
+    const keys = Array.from({ length: 300 }, (_, i) => `k${i}`);
+    const owners = keys.map((k) => view.owner(k));
+    assert.ok(
+      owners.every((o) => o === 'n0' || o === 'n2'),
+      'only ring nodes own keys',
+    );
+    assert.ok(owners.includes('n0') && owners.includes('n2'));
+    // points_per_node is honoured: 4 points split the keys differently from the default.
+    const dense = new ClusterView({ ...answer, ring: { ...answer.ring, points_per_node: 640 } });
+    assert.ok(
+      keys.some((k) => dense.owner(k) !== view.owner(k)),
+      'points per node changes ownership',
+    );
+    // n2 is on the ring but dead: its keys have an owner but no address to send to.
     assert.equal(view.dataAddrs.has('n2'), false);
+    assert.equal(view.dataAddrs.get('n1'), nodes[1]!.addr, 'alive members keep their address');
+    const ofDead = keys.find((k) => view.owner(k) === 'n2')!;
+    assert.equal(view.ownerAddr(ofDead), undefined);
+    const ofLive = keys.find((k) => view.owner(k) === 'n0')!;
+    assert.equal(view.ownerAddr(ofLive), nodes[0]!.addr);
+    // An empty ring owns nothing.
+    assert.equal(new ClusterView({ ...answer, ring: { ...answer.ring, nodes: [] } }).owner('k0'), undefined);
   });
 });

@@ -20,6 +20,7 @@
  * | longbow_search_duration_seconds | histogram | kind (knn, filtered) |
  * | longbow_dataset_records, longbow_dataset_bytes | gauge | dataset |
  * | longbow_index_size, longbow_tombstones, longbow_index_queue_depth | gauge | dataset |
+ * | longbow_search_strategy_total | counter | dataset, strategy (unfiltered, post_filter, fallback, traversal_filter, exact) |
  * | longbow_memory_limit_bytes | gauge | |
  * | longbow_gossip_members | gauge | state (alive, suspect, dead, left) |
  * | longbow_gossip_messages_total | counter | type, direction (sent, received) |
@@ -31,6 +32,7 @@
  * plus prom-client's default `process_*` and `nodejs_*` metrics.
  */
 import client from 'prom-client';
+import { SEARCH_STRATEGIES, type SearchStrategy } from './index/protocol.ts';
 import type { Store } from './store/store.ts';
 import type { Wal } from './wal/wal.ts';
 
@@ -43,6 +45,15 @@ export interface ClusterMetricsSource {
   /** Nodes on the ring. */
   ringNodeCount(): number;
 }
+
+/** `strategy` label values of longbow_search_strategy_total (snake_case, as in get_stats). */
+const STRATEGY_LABEL: Record<SearchStrategy, string> = {
+  unfiltered: 'unfiltered',
+  postFilter: 'post_filter',
+  fallback: 'fallback',
+  traversalFilter: 'traversal_filter',
+  exact: 'exact',
+};
 
 const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -259,6 +270,23 @@ export class Metrics {
       'Rows waiting to be indexed',
       (ds) => ds.index?.stats().queueDepth ?? 0,
     );
+    new client.Counter({
+      name: 'longbow_search_strategy_total',
+      help: 'Shard searches (one query on one shard) by the strategy that answered, per dataset',
+      labelNames: ['dataset', 'strategy'],
+      registers,
+      collect() {
+        // Read from each index's own counters: a dropped dataset's series disappear, a
+        // rebuilt index restarts at 0 (a counter reset, as after a restart).
+        this.reset();
+        for (const ds of metrics.store?.list() ?? []) {
+          const by = ds.index?.stats().strategies;
+          if (!by) continue;
+          for (const s of SEARCH_STRATEGIES)
+            this.inc({ dataset: ds.name, strategy: STRATEGY_LABEL[s] }, by[s]);
+        }
+      },
+    });
   }
 
   /** Connects the cluster gauges to the running cluster part. */

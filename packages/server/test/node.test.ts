@@ -86,15 +86,27 @@ after(async () => {
   await fs.rm(dataPath, { recursive: true, force: true });
 });
 
+/** Writes `dict` (ids 0..199: LZ4 then ZSTD bodies) once; resolves with the parsed acks. */
+async function writeDict(): Promise<{ status: string; rows: number }[]> {
+  const acksLz4 = await client.doPut(pathDescriptor('dict'), SCHEMA, [batch(0, 100), batch(100, 50)], {
+    compression: 'lz4',
+  });
+  const acksZstd = await client.doPut(pathDescriptor('dict'), SCHEMA, [batch(150, 50)], {
+    compression: 'zstd',
+  });
+  return [...acksLz4, ...acksZstd].map((r) => JSON.parse(Buffer.from(r.appMetadata!).toString()));
+}
+
+let dictWritten: ReturnType<typeof writeDict> | undefined;
+/** `dict` as the tests below read it, whichever of them runs first (or alone). */
+function ensureDict(): ReturnType<typeof writeDict> {
+  dictWritten ??= writeDict();
+  return dictWritten;
+}
+
 describe('node with the Longbow Flight client', () => {
   it('ingests LZ4 and ZSTD bodies with dictionary columns and scans them back', async () => {
-    const acksLz4 = await client.doPut(pathDescriptor('dict'), SCHEMA, [batch(0, 100), batch(100, 50)], {
-      compression: 'lz4',
-    });
-    const acksZstd = await client.doPut(pathDescriptor('dict'), SCHEMA, [batch(150, 50)], {
-      compression: 'zstd',
-    });
-    const acks = [...acksLz4, ...acksZstd].map((r) => JSON.parse(Buffer.from(r.appMetadata!).toString()));
+    const acks = await ensureDict();
     assert.deepEqual(
       acks.map((a) => [a.status, a.rows]),
       [
@@ -115,6 +127,7 @@ describe('node with the Longbow Flight client', () => {
   });
 
   it('answers GetFlightInfo with an endpoint whose ticket scans the dataset', async () => {
+    await ensureDict();
     const info = await client.getFlightInfo(pathDescriptor('dict'));
     assert.equal(info.totalRecords, 200n);
     const endpoint = info.endpoint![0]!;
@@ -129,6 +142,7 @@ describe('node with the Longbow Flight client', () => {
   });
 
   it('searches with the dot metric: score is the inner product', async () => {
+    await ensureDict();
     const probe = batch(7, 1).getChild('vector')!.get(0)!;
     const q = [...probe];
     const res = await client.doGetTable(JSON.stringify({ search: { dataset: 'dict', vector: q, k: 3 } }));
@@ -139,9 +153,23 @@ describe('node with the Longbow Flight client', () => {
     const dot = q.reduce((s, v, i) => s + v * topVec[i]!, 0);
     assert.ok(Math.abs(scores[0]! - dot) < 1e-4, `score ${scores[0]} vs dot ${dot}`);
     assert.ok(Math.abs((res.getChild('distance')!.get(0) as number) + dot) < 1e-4);
+    // The search is counted by strategy in get_stats and in Prometheus.
+    type Strategies = Record<string, number>;
+    const stats = await client.doActionJson<{
+      datasets: Record<string, { index: { shards: number; search_strategies: Strategies } }>;
+    }>('get_stats', { dataset: 'dict' });
+    const { shards, search_strategies: by } = stats.datasets.dict!.index;
+    assert.ok(shards >= 1);
+    assert.deepEqual(by, { unfiltered: shards, post_filter: 0, fallback: 0, traversal_filter: 0, exact: 0 });
+    const text = await (await fetch(`http://127.0.0.1:${node.ports.http}/metrics`)).text();
+    assert.match(
+      text,
+      new RegExp(`longbow_search_strategy_total\\{[^}]*strategy="unfiltered"[^}]*\\} ${shards}\n`),
+    );
   });
 
   it('rejects FlightData without a descriptor, and keeps serving', async () => {
+    await ensureDict();
     const enc = new IpcEncoder(SCHEMA);
     const messages: FlightData[] = [enc.schemaMessage(), ...enc.batchMessages(batch(0, 3))];
     await assert.rejects(client.doPutMessages(messages), (err: { code: number; details: string }) => {
@@ -154,6 +182,7 @@ describe('node with the Longbow Flight client', () => {
   });
 
   it('replays the WAL after a restart', async () => {
+    await ensureDict();
     await stopNode();
     await startNode();
     const table = await client.doGetTable(JSON.stringify({ dataset: 'dict', columns: ['id'] }));

@@ -34,8 +34,16 @@ function bodyDataset(body: Record<string, unknown>, action: string): string {
   return d;
 }
 
+/**
+ * The dataset's index figures. `search_strategies`: shard searches (one query on one shard)
+ * since the index was built, by how they were answered — `unfiltered`, `post_filter`
+ * (broad filter applied after an over-fetched search), `fallback` (post-filter found too
+ * few, the traversal answered), `traversal_filter` (narrow filter inside the traversal),
+ * `exact` (empty graph, queue only); index/protocol.ts.
+ */
 function indexStats(ds: Dataset) {
   const st = ds.index?.stats();
+  const by = st?.strategies;
   return {
     type: 'hnsw',
     shards: st?.shards ?? 0,
@@ -45,6 +53,13 @@ function indexStats(ds: Dataset) {
     vacuums: st?.vacuums ?? 0,
     caught_up: st?.caughtUp ?? true,
     text_terms: ds.text?.terms ?? 0,
+    search_strategies: {
+      unfiltered: by?.unfiltered ?? 0,
+      post_filter: by?.postFilter ?? 0,
+      fallback: by?.fallback ?? 0,
+      traversal_filter: by?.traversalFilter ?? 0,
+      exact: by?.exact ?? 0,
+    },
   };
 }
 

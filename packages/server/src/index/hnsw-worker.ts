@@ -16,6 +16,7 @@ import {
   type CreateMsg,
   type FromWorker,
   type LoadMsg,
+  noStrategies,
   POST_FILTER_MIN_SELECTIVITY,
   POST_FILTER_OVERFETCH,
   type SaveMsg,
@@ -211,6 +212,7 @@ function search(msg: SearchMsg): void {
   const distances = new Float32Array(queryCount * k);
   const offsets = new Int32Array(queryCount);
   const counts = new Int32Array(queryCount);
+  const strategies = noStrategies();
   if (s) {
     const exact = internalDistance(s.metric);
     const allowed = msg.allowed;
@@ -228,6 +230,9 @@ function search(msg: SearchMsg): void {
       const query = s.metric === 'cosine' ? normalized(raw) : raw;
       let top = new TopK(k);
       let traverse = overfetch === 0;
+      if (s.graphCount === 0) strategies.exact++;
+      else if (!allowed) strategies.unfiltered++;
+      else if (traverse) strategies.traversalFilter++;
       if (s.graphCount > 0 && overfetch > 0) {
         s.hnsw.setEf(Math.max(ef, overfetch));
         const res = s.hnsw.searchKnn(Array.from(raw), overfetch);
@@ -238,6 +243,9 @@ function search(msg: SearchMsg): void {
         if (top.size < k && overfetch < s.graphCount) {
           top = new TopK(k);
           traverse = true;
+          strategies.fallback++;
+        } else {
+          strategies.postFilter++;
         }
       }
       if (s.graphCount > 0 && traverse) {
@@ -259,7 +267,7 @@ function search(msg: SearchMsg): void {
       distances.set(sorted.distances, q * k);
     }
   }
-  post({ type: 'result', reqId: msg.reqId, labels, distances, offsets, counts }, [
+  post({ type: 'result', reqId: msg.reqId, labels, distances, offsets, counts, strategies }, [
     labels.buffer,
     distances.buffer,
     offsets.buffer,

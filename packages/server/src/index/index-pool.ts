@@ -4,7 +4,7 @@
  */
 import { type Transferable, Worker } from 'node:worker_threads';
 import type { MetricName } from '../config.ts';
-import type { FromWorker, ResultMsg, SavedMsg, ToWorker } from './protocol.ts';
+import type { FromWorker, ResultMsg, SavedMsg, StrategyCounts, ToWorker } from './protocol.ts';
 
 /** Parameters of one HNSW index. */
 export interface IndexParams {
@@ -19,6 +19,13 @@ export interface IndexParams {
 export interface QueryHits {
   labels: Float64Array;
   distances: Float32Array;
+}
+
+/** One search on one graph: hits per query, and how the worker answered them. */
+export interface GraphSearch {
+  hits: QueryHits[];
+  /** Queries per strategy (protocol.ts SEARCH_STRATEGIES); sums to the query count. */
+  strategies: StrategyCounts;
 }
 
 interface WorkerSlot {
@@ -235,7 +242,8 @@ export class IndexHandle {
   /**
    * k nearest neighbours of each query (`queryCount × dim` row-major), optionally only
    * among labels whose bit is set in `allowed`, which admits the fraction `selectivity` of
-   * the rows (it picks post-filtering or filtering in the traversal; protocol.ts).
+   * the rows (it picks post-filtering or filtering in the traversal; protocol.ts). Also
+   * reports which strategy answered each query.
    */
   async search(
     queries: Float32Array,
@@ -244,7 +252,7 @@ export class IndexHandle {
     ef: number,
     allowed?: Uint8Array,
     selectivity?: number,
-  ): Promise<QueryHits[]> {
+  ): Promise<GraphSearch> {
     const res = await this.pool.request<ResultMsg>(this.slot, (reqId) => ({
       msg: { type: 'search', reqId, indexId: this.id, queries, queryCount, k, ef, allowed, selectivity },
       transfer: [],
@@ -255,7 +263,7 @@ export class IndexHandle {
       const n = res.counts[q]!;
       out.push({ labels: res.labels.subarray(at, at + n), distances: res.distances.subarray(at, at + n) });
     }
-    return out;
+    return { hits: out, strategies: res.strategies };
   }
 
   /**

@@ -119,6 +119,38 @@ export interface ProgressMsg {
 }
 
 /**
+ * How one query was answered on one graph (a shard), for the strategy counters in stats:
+ * - `unfiltered`: no filter; plain HNSW search.
+ * - `postFilter`: an over-fetched unfiltered search, then the filter (broad filters).
+ * - `fallback`: post-filtering was tried but fewer than k candidates passed, so the
+ *   traversal answered (filters that admit many rows, none of them near the query).
+ * - `traversalFilter`: filtered inside the HNSW traversal from the start (narrow filters).
+ * - `exact`: the graph was empty; only the queue answered, by exact distance.
+ * Every strategy also scans the queue exactly; that does not change the count.
+ */
+export const SEARCH_STRATEGIES = [
+  'unfiltered',
+  'postFilter',
+  'fallback',
+  'traversalFilter',
+  'exact',
+] as const;
+export type SearchStrategy = (typeof SEARCH_STRATEGIES)[number];
+/** Queries answered per strategy (one per query per graph searched). */
+export type StrategyCounts = Record<SearchStrategy, number>;
+
+/** Counts all zero. */
+export function noStrategies(): StrategyCounts {
+  return { unfiltered: 0, postFilter: 0, fallback: 0, traversalFilter: 0, exact: 0 };
+}
+
+/** Adds `more` into `into` (mutates `into`, returns it). */
+export function addStrategies(into: StrategyCounts, more: Readonly<StrategyCounts>): StrategyCounts {
+  for (const s of SEARCH_STRATEGIES) into[s] += more[s];
+  return into;
+}
+
+/**
  * Search results: for query i, `counts[i]` hits at `offsets[i]` in `labels`/`distances`,
  * nearest first, distances internal (see metric.ts).
  */
@@ -129,6 +161,8 @@ export interface ResultMsg {
   distances: Float32Array;
   offsets: Int32Array;
   counts: Int32Array;
+  /** How the queries were answered (sums to the query count). */
+  strategies: StrategyCounts;
 }
 
 export interface ErrorMsg {

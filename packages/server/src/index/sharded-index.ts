@@ -24,6 +24,7 @@ import path from 'node:path';
 import type { MetricName } from '../config.ts';
 import type { IndexHandle, IndexParams, IndexPool, QueryHits } from './index-pool.ts';
 import { LabelMap } from './label-map.ts';
+import { addStrategies, noStrategies, type StrategyCounts } from './protocol.ts';
 import { decodeSavedIndex, encodeSavedIndex, SavedIndexError } from './saved-index.ts';
 import { TopK } from './top-k.ts';
 
@@ -68,6 +69,12 @@ export interface IndexStats {
   tombstones: number;
   vacuums: number;
   caughtUp: boolean;
+  /**
+   * Shard searches (one query on one shard) since the index was created, by the strategy
+   * that answered (protocol.ts SEARCH_STRATEGIES): a search of q queries over s shards adds
+   * q·s. Survives vacuums and worker restarts (counted here, not in the graphs).
+   */
+  strategies: StrategyCounts;
 }
 
 /** The index of one dataset. */
@@ -79,6 +86,7 @@ export class ShardedIndex {
   private readonly onVacuum: (shard: number, phase: 'start' | 'done') => void;
   private readonly shards: Shard[] = [];
   private vacuums = 0;
+  private readonly strategies = noStrategies();
   private dropped = false;
   /** Labels ⇄ ordinals (the identity unless loaded with dead labels). */
   private readonly labels: LabelMap;
@@ -231,7 +239,11 @@ export class ShardedIndex {
   ): Promise<QueryHits[]> {
     const allowedLabels = allowed && this.labels.labelBitmap(allowed);
     const perShard = await Promise.all(
-      this.graphs().map((g) => g.search(queries, queryCount, k, ef, allowedLabels, selectivity)),
+      this.graphs().map(async (g) => {
+        const r = await g.search(queries, queryCount, k, ef, allowedLabels, selectivity);
+        addStrategies(this.strategies, r.strategies);
+        return r.hits;
+      }),
     );
     const merged = perShard.length === 1 ? perShard[0]! : this.merge(perShard, queryCount, k);
     return this.labels.identity ? merged : merged.map((h) => this.toOrdinals(h));
@@ -286,7 +298,15 @@ export class ShardedIndex {
       tombstones += g.tombstones;
       caughtUp &&= g.isCaughtUp();
     }
-    return { shards: this.shards.length, indexed, queueDepth, tombstones, vacuums: this.vacuums, caughtUp };
+    return {
+      shards: this.shards.length,
+      indexed,
+      queueDepth,
+      tombstones,
+      vacuums: this.vacuums,
+      caughtUp,
+      strategies: { ...this.strategies },
+    };
   }
 
   /**

@@ -32,11 +32,11 @@ describe('IndexPool', () => {
     const idx = pool.create({ metric: 'l2', dim: DIM, m: 16, efConstruction: 100 }, () => {});
     idx.add(0, 500, data.slice());
     const q = data.slice(10 * DIM, 11 * DIM);
-    const [early] = await idx.search(q, 1, 5, 200); // posted right after the add: queue scanned exactly
+    const [early] = (await idx.search(q, 1, 5, 200)).hits; // posted right after the add: queue scanned exactly
     assert.deepEqual([...early!.labels], exactTop(data, q, 5));
     await idx.whenCaughtUp();
     assert.equal(idx.queueDepth, 0);
-    const [late] = await idx.search(q, 1, 5, 200);
+    const [late] = (await idx.search(q, 1, 5, 200)).hits;
     assert.deepEqual([...late!.labels], exactTop(data, q, 5));
   });
 
@@ -50,7 +50,7 @@ describe('IndexPool', () => {
     idx.delete([...deleted]);
     for (const probe of [0, 150, 250]) {
       const q = data.slice(probe * DIM, (probe + 1) * DIM);
-      const [hits] = await idx.search(q, 1, 10, 300);
+      const [hits] = (await idx.search(q, 1, 10, 300)).hits;
       const labels = [...hits!.labels];
       assert.ok(
         labels.every((l) => !deleted.has(l)),
@@ -65,7 +65,7 @@ describe('IndexPool', () => {
     const allowed = new Uint8Array(Math.ceil(300 / 8));
     for (let i = 0; i < 300; i += 3) allowed[i >> 3]! |= 1 << (i & 7);
     const q = data.slice(7 * DIM, 8 * DIM);
-    const [filtered] = await idx.search(q, 1, 10, 300, allowed);
+    const [filtered] = (await idx.search(q, 1, 10, 300, allowed)).hits;
     assert.equal(filtered!.labels.length, 10);
     assert.ok([...filtered!.labels].every((l) => l % 3 === 0 && !deleted.has(l)));
   });

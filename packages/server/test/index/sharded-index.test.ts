@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { IndexPool } from '../../src/index/index-pool.ts';
 import { internalDistance } from '../../src/index/metric.ts';
+import { noStrategies, SEARCH_STRATEGIES, type SearchStrategy } from '../../src/index/protocol.ts';
 import { ShardedIndex } from '../../src/index/sharded-index.ts';
 
 const pool = new IndexPool(2);
@@ -102,17 +103,25 @@ describe('ShardedIndex', () => {
     const nearestAmong = (rows: number[], k: number) =>
       [...rows].sort((a, b) => d(q, data, a * DIM) - d(q, data, b * DIM)).slice(0, k);
     const byDistance = [...alive].sort((a, b) => d(q, data, a * DIM) - d(q, data, b * DIM));
-    const cases: [string, number[]][] = [
+    // Each case names the strategy every one of the 4 shards must answer with; the hits
+    // alone cannot tell them apart (the traversal finds the same rows, more slowly).
+    const cases: [string, number[], Exclude<SearchStrategy, 'unfiltered' | 'exact'>][] = [
       // Every 5th row: 20%, post-filtered from an over-fetched unfiltered search.
-      ['broad', byDistance.filter((r) => r % 5 === 0)],
+      ['broad', byDistance.filter((r) => r % 5 === 0), 'postFilter'],
       // The 10% farthest from the query: the over-fetched nearest candidates hold none of
       // them, so the traversal answers instead.
-      ['far', byDistance.slice(-Math.floor(N / 10))],
+      ['far', byDistance.slice(-Math.floor(N / 10)), 'fallback'],
       // 2%: filtered inside the traversal from the start.
-      ['narrow', byDistance.filter((r) => r % 50 === 3)],
+      ['narrow', byDistance.filter((r) => r % 50 === 3), 'traversalFilter'],
     ];
-    for (const [name, rows] of cases) {
+    const shards = idx.stats().shards;
+    assert.equal(shards, 4);
+    for (const [name, rows, strategy] of cases) {
+      const before = idx.stats().strategies;
       const [hits] = await idx.search(q, 1, 10, 200, bitmapOf(rows), rows.length / N);
+      const moved = idx.stats().strategies;
+      for (const s of SEARCH_STRATEGIES) moved[s] -= before[s];
+      assert.deepEqual(moved, { ...noStrategies(), [strategy]: shards }, `${name}: answered by ${strategy}`);
       const got = [...hits!.labels];
       assert.ok(
         got.every((l) => rows.includes(l)),
@@ -122,6 +131,8 @@ describe('ShardedIndex', () => {
       const found = got.filter((l) => want.includes(l)).length;
       assert.ok(found >= 9, `${name}: ${found}/10 of the exact filtered top 10`);
     }
+    await idx.search(data.slice(7 * DIM, 9 * DIM), 2, 10, 200);
+    assert.equal(idx.stats().strategies.unfiltered, 2 * shards, 'unfiltered: one per query per shard');
     idx.drop();
   });
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import { FlightClient, pathDescriptor } from '@longbow/flight';
 import { Field, FixedSizeList, Float32, Int64, makeData, RecordBatch, Schema, Struct } from 'apache-arrow';
 import pino from 'pino';
@@ -74,10 +74,24 @@ async function caughtUp(): Promise<void> {
   }
 }
 
-before(async () => {
+/**
+ * `saved` with ids 0..2499 in a snapshot (index saved beside it) and 2500..2699 only in the
+ * WAL, all indexed.
+ */
+async function seedSaved(): Promise<void> {
+  await client.doPut(pathDescriptor('saved'), SCHEMA, [batch(range(0, 1500)), batch(range(1500, 2500))]);
+  await caughtUp();
+  await client.doActionJson('force_snapshot', { dataset: 'saved' });
+  await client.doPut(pathDescriptor('saved'), SCHEMA, [batch(range(2500, 2700))]); // only in the WAL
+  await caughtUp();
+}
+
+// Each test its own data directory: each runs alone as well as in order.
+beforeEach(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'longbow-index-restart-'));
+  logs = [];
 });
-after(async () => {
+afterEach(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
 
@@ -85,13 +99,9 @@ describe('saved index beside the snapshot', { timeout: 60_000 }, () => {
   it('is loaded at restart when the snapshot has no tombstones, and rows after it are indexed on top', async (t) => {
     t.after(() => stop().catch(() => {}));
     await start();
-    await client.doPut(pathDescriptor('saved'), SCHEMA, [batch(range(0, 1500)), batch(range(1500, 2500))]);
-    await caughtUp();
-    await client.doActionJson('force_snapshot', { dataset: 'saved' });
+    await seedSaved();
     assert.ok(logs.some((l) => l.msg === 'index saved' && l.dataset === 'saved'));
     await fs.access(path.join(root, 'snapshots', 'saved.hnsw'));
-    await client.doPut(pathDescriptor('saved'), SCHEMA, [batch(range(2500, 2700))]); // only in the WAL
-    await caughtUp();
     const before = await Promise.all([3, 1200, 2400, 2650].map((id) => nearest(id)));
     await stop();
     logs = [];
@@ -113,6 +123,10 @@ describe('saved index beside the snapshot', { timeout: 60_000 }, () => {
   it('is saved with the dropped rows as dead labels and loaded onto the new ordinals', async (t) => {
     t.after(() => stop().catch(() => {}));
     await start();
+    await seedSaved();
+    await stop(); // as in production: the graphs come from the saved index, not the rows
+    await start();
+    await caughtUp();
     const moved = (id: number) => vectorOf(id + 10_000);
     await client.doActionJson('delete', { dataset: 'saved', ids: [10, 11, 1500] });
     await client.doPut(pathDescriptor('saved'), SCHEMA, [batch(range(20, 30), moved)]); // upserts
