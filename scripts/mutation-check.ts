@@ -137,6 +137,22 @@ const MUTANTS: Mutant[] = [
     tests: ['packages/server/test/metrics-contract.test.ts'],
   },
   {
+    name: 'no-post-filter',
+    breaks: 'the index worker never post-filters broad filters (always the slow traversal filter)',
+    file: 'packages/server/src/index/hnsw-worker.ts',
+    find: 'allowed && (msg.selectivity ?? 0) >= POST_FILTER_MIN_SELECTIVITY',
+    replace: 'allowed && (msg.selectivity ?? 0) > 2',
+    tests: ['packages/server/test/index/sharded-index.test.ts'],
+  },
+  {
+    name: 'client-no-backoff',
+    breaks: 'the smart client retries UNAVAILABLE at once, without back-off',
+    file: 'packages/client/src/client.ts',
+    find: '          await this.clock.sleep(Math.min(delayMs, leftMs));',
+    replace: '',
+    tests: ['packages/client/test/client.test.ts'],
+  },
+  {
     name: 'torn-tail-kept',
     breaks: 'replay keeps reading past a torn tail instead of truncating it',
     file: 'packages/server/src/wal/wal.ts',
