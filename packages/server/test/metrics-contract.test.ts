@@ -183,5 +183,9 @@ describe('metrics contract', () => {
       s.labels.includes('status="error"'),
     );
     assert.equal(flushErrors?.value, 1, 'the failed fsync is counted once');
+    const flushOk = (samples.get('longbow_flush_ops_total') ?? []).find((s) =>
+      s.labels.includes('status="ok"'),
+    );
+    assert.ok((flushOk?.value ?? 0) > 0, 'successful fsyncs are counted');
   });
 });
