@@ -154,6 +154,8 @@ describe('last writer wins', () => {
       const v = (hlc: number) => ({ hlc: BigInt(hlc), node: 1 });
       store.applyEntry(entryOf({ kind: 'put', ids: [1, 2], versions: [v(5), v(5)], tag: 1 }, 1n));
       store.applyEntry(entryOf({ kind: 'delete', ids: [1, 3], versions: [v(10), v(10)], tag: 0 }, 2n));
+      // An older delete arriving late must not lower the tombstone's version.
+      store.applyEntry(entryOf({ kind: 'delete', ids: [3], versions: [v(6)], tag: 0 }, 3n));
       store.applyEntry(entryOf({ kind: 'put', ids: [1, 3], versions: [v(7), v(8)], tag: 2 }, 3n));
       assert.deepEqual([...liveRows(store)], [[2, 1]]);
       assert.equal(store.get('d')!.deletedIdCount, 2);
