@@ -113,7 +113,7 @@ export class LongbowNode {
         },
         persistence.walFloorLsn,
       );
-      const committer = new Committer(store, wal, clock, deps.nowMs, {
+      const committer = new Committer(store, wal, clock, {
         onCommit: (_op, seconds) => metrics.walAckSeconds.observe(seconds),
       });
       persistence.checkWal(wal);

@@ -12,15 +12,15 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FlightClient, pathDescriptor } from '@longbow/flight';
-import { Field, FixedSizeList, Float32, Int64, makeData, RecordBatch, Schema, Struct } from 'apache-arrow';
+import type { RecordBatch } from 'apache-arrow';
 import pino from 'pino';
 import { LongbowNode } from '../src/node.ts';
 import { testNodeConfig } from './fixtures/node-config.ts';
 import { SimFileLayer } from './fixtures/sim-file-layer.ts';
+import { vectorBatch, vectorSchema } from './fixtures/vector-batch.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const VECTOR = new FixedSizeList(4, new Field('item', new Float32(), false));
-const SCHEMA = new Schema([new Field('id', new Int64(), false), new Field('vector', VECTOR, false)]);
+const SCHEMA = vectorSchema(4);
 
 /** Series that only a cluster (gossip on) feeds: checked for presence, not movement. */
 const CLUSTER_ONLY = new Set([
@@ -49,27 +49,8 @@ const MUST_MOVE = [
 ];
 
 function batch(from: number, rows: number): RecordBatch {
-  const children = [
-    makeData({
-      type: new Int64(),
-      length: rows,
-      data: BigInt64Array.from({ length: rows }, (_, i) => BigInt(from + i)),
-    }),
-    makeData({
-      type: VECTOR,
-      length: rows,
-      nullCount: 0,
-      child: makeData({
-        type: new Float32(),
-        length: rows * 4,
-        data: Float32Array.from({ length: rows * 4 }, (_, k) => Math.sin(from * 4 + k)),
-      }),
-    }),
-  ];
-  return new RecordBatch(
-    SCHEMA,
-    makeData({ type: new Struct(SCHEMA.fields), length: rows, nullCount: 0, children }),
-  );
+  const ids = Array.from({ length: rows }, (_, i) => from + i);
+  return vectorBatch(ids, 4, (id, c) => Math.sin(id * 4 + c));
 }
 
 /** Metric names and literal label selectors (`{status="error"}`) the shipped queries use. */

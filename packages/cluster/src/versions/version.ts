@@ -89,7 +89,8 @@ export function nodeTag(nodeId: string): number {
 export class HybridClock {
   /** The node tag stamped on every version this clock issues. */
   readonly node: number;
-  private readonly physicalMs: () => number;
+  /** The wall clock the readings follow, ms since the Unix epoch (also for `created_at`). */
+  readonly physicalMs: () => number;
   private last = 0n;
 
   /** @param nodeId this node's id; @param physicalMs wall clock, ms since the Unix epoch. */

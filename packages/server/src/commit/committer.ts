@@ -54,25 +54,16 @@ export class Committer {
   readonly clock: HybridClock;
   private readonly store: Store;
   private readonly wal: Wal;
-  private readonly nowMs: () => number;
   private readonly observer: CommitObserver;
 
   /**
-   * @param nodeId stamps the versions this node issues (as their node tag)
-   * @param nowMs wall clock, ms since the Unix epoch: the HLC's physical part and
-   *   `created_at` (inject a fake one in tests)
+   * @param clock issues the versions (this node's tag) and, through its wall clock, the
+   *   `created_at` time of every entry; the one replay moved past every logged version
    */
-  constructor(
-    store: Store,
-    wal: Wal,
-    clock: HybridClock,
-    nowMs: () => number = Date.now,
-    observer: CommitObserver = {},
-  ) {
+  constructor(store: Store, wal: Wal, clock: HybridClock, observer: CommitObserver = {}) {
     this.store = store;
     this.wal = wal;
     this.clock = clock;
-    this.nowMs = nowMs;
     this.observer = observer;
   }
 
@@ -104,7 +95,7 @@ export class Committer {
     let durable: Promise<bigint>;
     try {
       durable = this.wal.append(
-        { op, dataset, record, timestampMs: this.nowMs(), version: this.clock.now() },
+        { op, dataset, record, timestampMs: this.clock.physicalMs(), version: this.clock.now() },
         (entry) => {
           count = this.store.applyEntry(entry);
         },

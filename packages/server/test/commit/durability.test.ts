@@ -8,37 +8,21 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { FlightClient, pathDescriptor } from '@longbow/flight';
-import { Field, FixedSizeList, Float32, Int64, makeData, RecordBatch, Schema, Struct } from 'apache-arrow';
+import type { RecordBatch } from 'apache-arrow';
 import pino from 'pino';
 import type { NodeConfig } from '../../src/config.ts';
 import { LongbowNode } from '../../src/node.ts';
 import { testNodeConfig } from '../fixtures/node-config.ts';
 import { SimFileLayer } from '../fixtures/sim-file-layer.ts';
+import { vectorBatch, vectorSchema } from '../fixtures/vector-batch.ts';
 
 const DIM = 4;
-const VECTOR = new FixedSizeList(DIM, new Field('item', new Float32(), false));
-const SCHEMA = new Schema([new Field('id', new Int64(), false), new Field('vector', VECTOR, false)]);
+const SCHEMA = vectorSchema(DIM);
 const ROOT = '/sim/node';
 
 /** Rows `ids`, each vector derived from its id and `generation` (so upserts are visible). */
 function batch(ids: number[], generation = 0): RecordBatch {
-  const values = Float32Array.from(
-    { length: ids.length * DIM },
-    (_, k) => ids[Math.floor(k / DIM)]! + generation,
-  );
-  const children = [
-    makeData({ type: new Int64(), length: ids.length, data: BigInt64Array.from(ids, BigInt) }),
-    makeData({
-      type: VECTOR,
-      length: ids.length,
-      nullCount: 0,
-      child: makeData({ type: new Float32(), length: ids.length * DIM, data: values }),
-    }),
-  ];
-  return new RecordBatch(
-    SCHEMA,
-    makeData({ type: new Struct(SCHEMA.fields), length: ids.length, nullCount: 0, children }),
-  );
+  return vectorBatch(ids, DIM, (id) => id + generation);
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);

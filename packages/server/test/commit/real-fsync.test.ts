@@ -16,11 +16,11 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FlightClient, pathDescriptor } from '@longbow/flight';
 import { freePorts } from '@longbow/testkit';
-import { Field, FixedSizeList, Float32, Int64, makeData, RecordBatch, Schema, Struct } from 'apache-arrow';
+import type { RecordBatch } from 'apache-arrow';
+import { vectorBatch, vectorSchema } from '../fixtures/vector-batch.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/longbow.js', import.meta.url));
-const VECTOR = new FixedSizeList(2, new Field('item', new Float32(), false));
-const SCHEMA = new Schema([new Field('id', new Int64(), false), new Field('vector', VECTOR, false)]);
+const SCHEMA = vectorSchema(2);
 
 function strace(): string | undefined {
   try {
@@ -31,19 +31,7 @@ function strace(): string | undefined {
 }
 
 function batch(id: number): RecordBatch {
-  const children = [
-    makeData({ type: new Int64(), length: 1, data: BigInt64Array.of(BigInt(id)) }),
-    makeData({
-      type: VECTOR,
-      length: 1,
-      nullCount: 0,
-      child: makeData({ type: new Float32(), length: 2, data: Float32Array.of(id, 1) }),
-    }),
-  ];
-  return new RecordBatch(
-    SCHEMA,
-    makeData({ type: new Struct(SCHEMA.fields), length: 1, nullCount: 0, children }),
-  );
+  return vectorBatch([id], 2, (i, c) => (c === 0 ? i : 1));
 }
 
 /** Resolves with the node's own pid (strace's child) once it is ready. */

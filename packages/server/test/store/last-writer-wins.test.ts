@@ -7,33 +7,26 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRandom, type Version } from '@longbow/cluster';
-import { Field, FixedSizeList, Float32, Int64, makeData, RecordBatch, Schema, Struct } from 'apache-arrow';
+import { Int64, type RecordBatch } from 'apache-arrow';
 import { IndexPool } from '../../src/index/index-pool.ts';
 import { encodeBatchRecord, encodeDeleteRecord } from '../../src/store/records.ts';
 import { Store } from '../../src/store/store.ts';
 import { encodeRowVersions, type WalEntry, WalOp } from '../../src/wal/entry.ts';
-
-const VECTOR = new FixedSizeList(2, new Field('item', new Float32(), false));
-const SCHEMA = new Schema([new Field('id', new Int64(), false), new Field('vector', VECTOR, false)]);
+import { vectorBatch } from '../fixtures/vector-batch.ts';
 
 function batch(ids: number[], tag: number): RecordBatch {
-  const children = [
-    makeData({ type: new Int64(), length: ids.length, data: BigInt64Array.from(ids, BigInt) }),
-    makeData({
-      type: VECTOR,
-      length: ids.length,
-      nullCount: 0,
-      child: makeData({
-        type: new Float32(),
-        length: ids.length * 2,
-        data: Float32Array.from({ length: ids.length * 2 }, (_, k) => (k % 2 === 0 ? tag : ids[k >> 1]!)),
-      }),
-    }),
-  ];
-  return new RecordBatch(
-    SCHEMA,
-    makeData({ type: new Struct(SCHEMA.fields), length: ids.length, nullCount: 0, children }),
-  );
+  return vectorBatch(ids, 2, (id, c) => (c === 0 ? tag : id));
+}
+
+/** A store with small index settings and no memory limit. */
+function smallStore(pool: IndexPool): Store {
+  return new Store(pool, {
+    hnswM: 8,
+    hnswEfConstruction: 50,
+    maxMemoryBytes: 0,
+    indexShardRows: 10_000,
+    indexVacuumRatio: 0.5,
+  });
 }
 
 type Op = { kind: 'put' | 'delete'; ids: number[]; versions: Version[]; tag: number };
@@ -108,13 +101,7 @@ describe('last writer wins', () => {
         });
         const expected = oracle(unique);
         const order = [...unique].sort(() => rnd() - 0.5);
-        const store = new Store(pool, {
-          hnswM: 8,
-          hnswEfConstruction: 50,
-          maxMemoryBytes: 0,
-          indexShardRows: 10_000,
-          indexVacuumRatio: 0.5,
-        });
+        const store = smallStore(pool);
         let lsn = 0n;
         for (const op of [...order, ...order]) {
           if (op.kind === 'delete' && !store.get('d')) {
@@ -144,13 +131,7 @@ describe('last writer wins', () => {
   it('keeps a deleted id dead against an older write that arrives later', async () => {
     const pool = new IndexPool(1, () => {});
     try {
-      const store = new Store(pool, {
-        hnswM: 8,
-        hnswEfConstruction: 50,
-        maxMemoryBytes: 0,
-        indexShardRows: 10_000,
-        indexVacuumRatio: 0.5,
-      });
+      const store = smallStore(pool);
       const v = (hlc: number) => ({ hlc: BigInt(hlc), node: 1 });
       store.applyEntry(entryOf({ kind: 'put', ids: [1, 2], versions: [v(5), v(5)], tag: 1 }, 1n));
       store.applyEntry(entryOf({ kind: 'delete', ids: [1, 3], versions: [v(10), v(10)], tag: 0 }, 2n));
