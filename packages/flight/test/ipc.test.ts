@@ -15,8 +15,9 @@ import {
   Utf8,
   vectorFromArray,
 } from 'apache-arrow';
+import { IpcDecodeError } from '../src/errors.ts';
 import type { CompressionName } from '../src/ipc/compression.ts';
-import { decodeEncapsulatedSchema, IpcDecodeError, IpcDecoder } from '../src/ipc/decoder.ts';
+import { decodeEncapsulatedSchema, IpcDecoder } from '../src/ipc/decoder.ts';
 import { encapsulateSchema, IpcEncoder, toIpcStream } from '../src/ipc/encoder.ts';
 import type { FlightData } from '../src/proto/messages.ts';
 import { decodeFlightData, encodeFlightData } from '../src/proto/messages.ts';

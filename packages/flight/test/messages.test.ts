@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import protobuf from 'protobufjs';
+import { ProtoDecodeError } from '../src/errors.ts';
 import {
   ActionCodec,
   DescriptorType,
@@ -14,7 +15,6 @@ import {
   PutResultCodec,
   TicketCodec,
 } from '../src/proto/messages.ts';
-import { ProtoDecodeError } from '../src/proto/wire.ts';
 
 // The oracle: protobufjs parsing the Flight.proto we ship. Our hand-written codec must
 // agree with it byte for byte in both directions.

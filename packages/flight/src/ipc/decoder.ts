@@ -34,8 +34,6 @@ import { validateData } from './batch-validator.ts';
 import { codecForType } from './compression.ts';
 import { verifyMessageHeader } from './header-verifier.ts';
 
-export { IpcDecodeError };
-
 /** What one FlightData message turned out to be. */
 export type Decoded =
   | { kind: 'schema'; schema: Schema }
