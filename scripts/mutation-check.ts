@@ -169,6 +169,15 @@ const MUTANTS: Mutant[] = [
     tests: ['packages/server/test/commit/durability.test.ts'],
   },
   {
+    name: 'snapshot-rename-not-synced',
+    breaks: 'a snapshot is made current without fsyncing its directory, then the WAL behind it is truncated',
+    file: 'packages/server/src/snapshot/local.ts',
+    find: `    await this.files.rename(temp, final);
+    await this.files.syncDir(this.dir);`,
+    replace: `    await this.files.rename(temp, final);`,
+    tests: ['packages/server/test/commit/power-loss.test.ts'],
+  },
+  {
     name: 'metric-wal-write-errors',
     breaks:
       'a failed WAL write is not counted in longbow_wal_writes_total{status="error"} (the alert stays silent)',
