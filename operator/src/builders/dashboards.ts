@@ -166,7 +166,13 @@ export const DASHBOARDS: readonly Dashboard[] = [
     {
       title: 'WAL replay duration at last start',
       unit: 's',
-      targets: [{ expr: `max by (pod) (longbow_wal_replay_duration_seconds{${SEL}})`, legend: '{{pod}}' }],
+      // A histogram with one observation per start: sum / count is that start's replay.
+      targets: [
+        {
+          expr: `max by (pod) (longbow_wal_replay_duration_seconds_sum{${SEL}} / longbow_wal_replay_duration_seconds_count{${SEL}})`,
+          legend: '{{pod}}',
+        },
+      ],
     },
     {
       title: 'Snapshots and flushes by status',

@@ -10,10 +10,17 @@
  * | longbow_wal_group_commit_entries | histogram | |
  * | longbow_wal_queue_depth | gauge | |
  * | longbow_wal_size_bytes | gauge | |
- * | longbow_wal_replay_duration_seconds | gauge | |
+ * | longbow_wal_replay_duration_seconds | histogram | (one observation per start-up) |
+ * | longbow_wal_ack_duration_seconds | histogram | |
+ * | longbow_wal_queue_bytes | gauge | |
  * | longbow_flush_ops_total | counter | status (ok, error) |
  * | longbow_snapshot_operations_total | counter | status (ok, error) |
  * | longbow_snapshot_duration_seconds | histogram | |
+ * | longbow_snapshot_size_bytes | gauge | dataset (the last snapshot written) |
+ * | longbow_s3_requests_total | counter | operation (PutObject, GetObject, …), outcome (ok, error) |
+ * | longbow_compaction_merges_total | counter | |
+ * | longbow_memory_limit_rejections_total | counter | |
+ * | longbow_index_worker_restarts_total | counter | |
  * | longbow_flight_requests_total | counter | method, code |
  * | longbow_flight_request_duration_seconds | histogram | method |
  * | longbow_ingest_rows_total, longbow_ingest_bytes_total | counter | |
@@ -64,11 +71,16 @@ export class Metrics {
   readonly walBytes: client.Counter;
   readonly walFsync: client.Histogram;
   readonly walGroupEntries: client.Histogram;
-  readonly walReplaySeconds: client.Gauge;
+  readonly walReplaySeconds: client.Histogram;
   readonly flushOps: client.Counter<'status'>;
   readonly walAckSeconds: client.Histogram;
   readonly snapshotOps: client.Counter<'status'>;
   readonly snapshotDuration: client.Histogram;
+  readonly snapshotSize: client.Gauge<'dataset'>;
+  readonly s3Requests: client.Counter<'operation' | 'outcome'>;
+  readonly compactionMerges: client.Counter;
+  readonly memoryLimitRejections: client.Counter;
+  readonly indexWorkerRestarts: client.Counter;
   readonly flightRequests: client.Counter<'method' | 'code'>;
   readonly flightDuration: client.Histogram<'method'>;
   readonly ingestRows: client.Counter;
@@ -108,9 +120,10 @@ export class Metrics {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024],
       registers,
     });
-    this.walReplaySeconds = new client.Gauge({
+    this.walReplaySeconds = new client.Histogram({
       name: 'longbow_wal_replay_duration_seconds',
-      help: 'Time the last start-up spent replaying the WAL',
+      help: 'Time a start-up spent loading snapshots and replaying the WAL (one observation per start)',
+      buckets: [0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
       registers,
     });
     this.flushOps = new client.Counter({
@@ -135,6 +148,33 @@ export class Metrics {
       name: 'longbow_snapshot_duration_seconds',
       help: 'Time to write one dataset snapshot (encode and store)',
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers,
+    });
+    this.snapshotSize = new client.Gauge({
+      name: 'longbow_snapshot_size_bytes',
+      help: 'Bytes of the last snapshot written, per dataset',
+      labelNames: ['dataset'],
+      registers,
+    });
+    this.s3Requests = new client.Counter({
+      name: 'longbow_s3_requests_total',
+      help: 'S3 requests of the snapshot backend, by operation and outcome (after the SDK retries)',
+      labelNames: ['operation', 'outcome'],
+      registers,
+    });
+    this.compactionMerges = new client.Counter({
+      name: 'longbow_compaction_merges_total',
+      help: 'Background compaction merges of adjacent small batches',
+      registers,
+    });
+    this.memoryLimitRejections = new client.Counter({
+      name: 'longbow_memory_limit_rejections_total',
+      help: 'Batches refused with MEMORY_LIMIT (LONGBOW_MAX_MEMORY reached)',
+      registers,
+    });
+    this.indexWorkerRestarts = new client.Counter({
+      name: 'longbow_index_worker_restarts_total',
+      help: 'Index worker threads that died and were replaced (their indexes are rebuilt)',
       registers,
     });
     this.flightRequests = new client.Counter({

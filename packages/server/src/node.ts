@@ -73,12 +73,18 @@ export class LongbowNode {
       () => ctxRef?.state ?? state,
       () => ctxRef?.wal.failure,
     );
-    const pool = new IndexPool(config.indexWorkers, (err) => log.error({ err }, 'index worker failed'));
+    const pool = new IndexPool(
+      config.indexWorkers,
+      (err) => log.error({ err }, 'index worker failed'),
+      () => metrics.indexWorkerRestarts.inc(),
+    );
     try {
       const store = new Store(pool, config, (name) =>
         log.warn({ dataset: name }, 'rebuilding index after a worker failure'),
       );
-      const persistence = await loadSnapshots(config, store, log, files);
+      const persistence = await loadSnapshots(config, store, log, files, (operation, ok) =>
+        metrics.s3Requests.inc({ operation, outcome: ok ? 'ok' : 'error' }),
+      );
       const replayStart = performance.now();
       let replayed = 0;
       const clock = new HybridClock(config.nodeId, deps.nowMs);
@@ -118,7 +124,7 @@ export class LongbowNode {
       });
       persistence.checkWal(wal);
       const replaySeconds = (performance.now() - replayStart) / 1000;
-      metrics.walReplaySeconds.set(replaySeconds);
+      metrics.walReplaySeconds.observe(replaySeconds);
       metrics.attach(store, wal, config.maxMemoryBytes);
       log.info(
         { entries: replayed, seconds: Number(replaySeconds.toFixed(3)), lastLsn: Number(wal.lastLsn) },

@@ -102,6 +102,8 @@ export function doPutHandler(ctx: NodeContext) {
       const status = toStatusError(err);
       if (!(err instanceof LongbowError)) ctx.log.error({ err }, 'DoPut failed');
       else ctx.log.info({ code: err.code, message: err.message }, 'DoPut rejected');
+      if (err instanceof LongbowError && err.code === ErrorCode.memoryLimit)
+        ctx.metrics.memoryLimitRejections.inc();
       call.emit('error', status);
     }
   };

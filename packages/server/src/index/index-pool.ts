@@ -48,9 +48,19 @@ export class IndexPool {
   private nextSlot = 0;
   private closed = false;
   private readonly onError: (err: Error) => void;
+  private readonly onRestart: () => void;
 
   /** @param workerCount threads to start (≥ 1). @param onError worker failures, for logs. */
-  constructor(workerCount: number, onError: (err: Error) => void = () => {}) {
+  /**
+   * @param onError a worker failed (logged by the caller)
+   * @param onRestart a dead worker was replaced by a new one (metrics)
+   */
+  constructor(
+    workerCount: number,
+    onError: (err: Error) => void = () => {},
+    onRestart: () => void = () => {},
+  ) {
+    this.onRestart = onRestart;
     this.onError = onError;
     for (let i = 0; i < workerCount; i++) this.slots.push(this.spawn());
   }
@@ -95,7 +105,10 @@ export class IndexPool {
     const handles = [...slot.handles.values()];
     slot.handles.clear();
     const i = this.slots.indexOf(slot);
-    if (i >= 0) this.slots[i] = this.spawn();
+    if (i >= 0) {
+      this.slots[i] = this.spawn();
+      this.onRestart();
+    }
     for (const h of handles) h.onLost();
   }
 

@@ -19,10 +19,18 @@ import { LocalSnapshotBackend } from './local.ts';
 import { S3SnapshotBackend } from './s3.ts';
 import { type Recovered, recoverSnapshots, Snapshotter } from './snapshotter.ts';
 
+/** Called after each S3 request: the SDK command name and whether it succeeded. */
+export type S3RequestObserver = (operation: string, ok: boolean) => void;
+
 /** The configured snapshot backend. */
-export function createBackend(config: NodeConfig, files: FileLayer = nodeFileLayer): SnapshotBackend {
+export function createBackend(
+  config: NodeConfig,
+  files: FileLayer = nodeFileLayer,
+  onS3Request?: S3RequestObserver,
+): SnapshotBackend {
   if (config.storageBackend === 's3') {
     return new S3SnapshotBackend({
+      onRequest: onS3Request,
       bucket: config.s3Bucket,
       prefix: config.s3Prefix,
       region: config.s3Region,
@@ -100,7 +108,9 @@ export class Persistence {
   start(store: Store, wal: Wal, metrics: Metrics): Snapshotter {
     const compactor =
       this.config.compactionIntervalMs > 0
-        ? new Compactor(store, { intervalMs: this.config.compactionIntervalMs })
+        ? new Compactor(store, { intervalMs: this.config.compactionIntervalMs }, () =>
+            metrics.compactionMerges.inc(),
+          )
         : undefined;
     const snapshotter = new Snapshotter(
       store,
@@ -113,9 +123,12 @@ export class Persistence {
         log: this.log,
         compactor,
         observer: {
-          onSnapshot: (status, seconds) => {
+          onSnapshot: (status, seconds, dataset, bytes) => {
             metrics.snapshotOps.inc({ status });
-            if (status === 'ok') metrics.snapshotDuration.observe(seconds);
+            if (status === 'ok') {
+              metrics.snapshotDuration.observe(seconds);
+              metrics.snapshotSize.set({ dataset }, bytes);
+            }
           },
         },
       },
@@ -132,8 +145,9 @@ export async function loadSnapshots(
   store: Store,
   log: Logger,
   files: FileLayer = nodeFileLayer,
+  onS3Request?: S3RequestObserver,
 ): Promise<Persistence> {
-  const backend = createBackend(config, files);
+  const backend = createBackend(config, files, onS3Request);
   const started = performance.now();
   const recovered = await recoverSnapshots(backend, store, log);
   let max = 0n;

@@ -45,6 +45,12 @@ export interface S3Settings {
   /** Attempts per request, including the first (the SDK backs off between them). */
   maxAttempts?: number;
   /**
+   * Called after every S3 request the backend makes (multipart parts included), with the
+   * SDK command name (`PutObject`, `UploadPart`, `GetObject`, …) and whether it succeeded
+   * after the SDK's own retries: `longbow_s3_requests_total`.
+   */
+  onRequest?: (operation: string, ok: boolean) => void;
+  /**
    * Part size of multipart uploads, bytes; a file up to this size is one PutObject.
    * Default {@link S3_PART_BYTES_DEFAULT}; S3 takes 5 MiB to 5 GiB.
    */
@@ -73,6 +79,25 @@ export class S3SnapshotBackend implements SnapshotBackend {
       forcePathStyle: settings.usePathStyle,
       maxAttempts: settings.maxAttempts ?? 3,
     });
+    const onRequest = settings.onRequest;
+    if (onRequest) {
+      // One middleware at the outermost step sees each command once, after retries.
+      this.client.middlewareStack.add(
+        (next, context) => async (args) => {
+          const operation =
+            (context as { commandName?: string }).commandName?.replace(/Command$/, '') ?? 'unknown';
+          try {
+            const out = await next(args);
+            onRequest(operation, true);
+            return out;
+          } catch (err) {
+            onRequest(operation, false);
+            throw err;
+          }
+        },
+        { step: 'initialize', name: 'longbowRequestMetrics' },
+      );
+    }
     this.bucket = settings.bucket;
     this.partBytes = settings.partBytes ?? S3_PART_BYTES_DEFAULT;
     if (!(this.partBytes >= S3_PART_BYTES_MIN && this.partBytes <= S3_PART_BYTES_MAX))

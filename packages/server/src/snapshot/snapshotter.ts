@@ -56,7 +56,7 @@ const WAL_SIZE_CHECK_MS = 1000;
 /** Hooks for metrics; all optional. */
 export interface SnapshotObserver {
   /** One dataset's snapshot was written (`ok`) or failed (`error`), taking `seconds`. */
-  onSnapshot?(status: 'ok' | 'error', seconds: number): void;
+  onSnapshot?(status: 'ok' | 'error', seconds: number, dataset: string, bytes: number): void;
 }
 
 /** Settings of a {@link Snapshotter}. */
@@ -420,7 +420,7 @@ export class Snapshotter {
       this.files.add(name);
       this.covered.set(name, { ds: c.ds, lsn, writtenAtMs: writtenAt.getTime() });
       const seconds = (performance.now() - started) / 1000;
-      this.opts.observer?.onSnapshot?.('ok', seconds);
+      this.opts.observer?.onSnapshot?.('ok', seconds, name, bytes.file.byteLength);
       this.opts.log.info(
         {
           dataset: name,
@@ -443,7 +443,7 @@ export class Snapshotter {
       };
     } catch (err) {
       const seconds = (performance.now() - started) / 1000;
-      this.opts.observer?.onSnapshot?.('error', seconds);
+      this.opts.observer?.onSnapshot?.('error', seconds, name, 0);
       this.opts.log.error(
         { err, dataset: name, location },
         'snapshot failed; the previous one stays current',

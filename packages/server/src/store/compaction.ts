@@ -106,12 +106,15 @@ export class Compactor {
   private readonly opts: CompactionOptions;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  private readonly onMerge: () => void;
   /** Merges done, for stats and tests. */
   merges = 0;
 
-  constructor(store: Store, opts: Partial<CompactionOptions> = {}) {
+  /** @param onMerge called after each merge (metrics). */
+  constructor(store: Store, opts: Partial<CompactionOptions> = {}, onMerge: () => void = () => {}) {
     this.store = store;
     this.opts = { ...DEFAULT_COMPACTION, ...opts };
+    this.onMerge = onMerge;
   }
 
   start(): void {
@@ -133,6 +136,7 @@ export class Compactor {
       for (const ds of this.store.list()) {
         while (this.store.get(ds.name) === ds && compactOnce(ds, this.opts)) {
           n++;
+          this.onMerge();
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
       }

@@ -69,4 +69,31 @@ describe('IndexPool', () => {
     assert.equal(filtered!.labels.length, 10);
     assert.ok([...filtered!.labels].every((l) => l % 3 === 0 && !deleted.has(l)));
   });
+
+  it('replaces a worker that dies, reports the restart, and tells the lost index', async () => {
+    let restarts = 0;
+    let lost = 0;
+    const own = new IndexPool(
+      1,
+      () => {},
+      () => restarts++,
+    );
+    try {
+      const data = vectors(50, 3);
+      const idx = own.create({ metric: 'l2', dim: DIM, m: 16, efConstruction: 100 }, () => lost++);
+      idx.add(0, 50, data.slice());
+      await idx.whenCaughtUp();
+      const slots = (own as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots;
+      await slots[0]!.worker.terminate();
+      for (let i = 0; i < 200 && restarts === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(restarts, 1);
+      assert.equal(lost, 1);
+      const fresh = own.create({ metric: 'l2', dim: DIM, m: 16, efConstruction: 100 }, () => {});
+      fresh.add(0, 50, data.slice());
+      const [hits] = (await fresh.search(data.slice(0, DIM), 1, 1, 50)).hits;
+      assert.deepEqual([...hits!.labels], [0]);
+    } finally {
+      await own.close();
+    }
+  });
 });

@@ -168,7 +168,9 @@ describe('snapshots on S3 (MinIO)', () => {
   });
 
   it('a file larger than the part size goes up as a multipart upload and reads back whole', async () => {
+    const requests: string[] = [];
     const backend = new S3SnapshotBackend({
+      onRequest: (operation, ok) => requests.push(`${operation}:${ok ? 'ok' : 'error'}`),
       bucket: BUCKET,
       prefix: 'multipart-test',
       region: 'us-east-1',
@@ -196,6 +198,14 @@ describe('snapshots on S3 (MinIO)', () => {
       assert.doesNotMatch(small.ETag ?? '', /-\d+"?$/);
       await backend.delete('big', 'index');
       await backend.delete('small', 'index');
+      // Every request is counted once, by SDK command, multipart parts included.
+      const count = (r: string) => requests.filter((x) => x === r).length;
+      assert.equal(count('CreateMultipartUpload:ok'), 1);
+      assert.equal(count('UploadPart:ok'), 3);
+      assert.equal(count('CompleteMultipartUpload:ok'), 1);
+      assert.equal(count('PutObject:ok'), 1);
+      assert.equal(count('GetObject:ok'), 1);
+      assert.equal(count('DeleteObject:ok'), 2);
     } finally {
       backend.close();
     }
