@@ -82,12 +82,52 @@ export {
 export { type Random, seededRandom } from './gossip/random.ts';
 export { type LookupAll, resolveSeeds, type SeedResolution } from './gossip/seeds.ts';
 export {
+  compareDigests,
+  DEFAULT_DIGEST_DEPTH,
+  DigestComparison,
+  entryHash,
+  leafOf,
+  ShardDigest,
+} from './replication/digest.ts';
+export { type Hint, type HintCounters, HintLog } from './replication/hints.ts';
+export {
+  defaultReplicationFactor,
+  defaultShardCount,
+  EMPTY_TOPOLOGY,
+  Placement,
+  shardKey,
+  type Topology,
+} from './replication/placement.ts';
+export {
+  CONSISTENCY_LEVELS,
+  type Consistency,
+  chooseReadReplicas,
+  newerEntry,
+  parseConsistency,
+  type ReplicaState,
+  type Resolution,
+  requiredReplicas,
+  resolveEntry,
+  type VersionedEntry,
+  type WriteOutcome,
+  WriteTracker,
+} from './replication/quorum.ts';
+export { CatchUp, ShardReplica } from './replication/replica.ts';
+export { fmix32, fnv1a32, keyHash, type RowKey, shardOf } from './replication/shard-key.ts';
+export {
   DEFAULT_POINTS_PER_NODE,
+  ketamaRing,
   type MembershipSource,
   type RingChange,
   RingManager,
   type RingManagerOptions,
 } from './ring/ring-manager.ts';
+export {
+  type Anomaly,
+  type ReplicationSimOptions,
+  type ReplicationSimResult,
+  runReplicationSim,
+} from './sim/replication-sim.ts';
 export {
   compareVersions,
   decodeHlc,

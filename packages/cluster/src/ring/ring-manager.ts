@@ -128,18 +128,27 @@ export class RingManager extends EventEmitter<{ change: [RingChange] }> {
 
   private rebuild(added: string[], removed: string[]): void {
     const nodes = this.nodes();
-    if (nodes.length === 0) {
-      this.ring = undefined;
-    } else {
-      const digests = this.pointsPerNode / POINTS_PER_DIGEST;
-      // An explicit per-server vnode count is used verbatim only when it differs from the
-      // ring-wide default; the default path rounds `weight share * vnodes * N` down and loses
-      // a digest for some N (7, 14, 28, ...). Hence default = digests + 1, never used.
-      this.ring = new HashRing(Object.fromEntries(nodes.map((id) => [id, { vnodes: digests }])), 'md5', {
-        'vnode count': digests + 1,
-      });
-    }
+    this.ring = nodes.length === 0 ? undefined : ketamaRing(nodes, this.pointsPerNode);
     this.versionValue++;
     this.emit('change', { version: this.versionValue, added, removed, nodes });
   }
+}
+
+/**
+ * A ketama ring (MD5, `pointsPerNode` points a node) over `nodes`. The same node set gives
+ * the same ring on every node, whatever its order. Used by {@link RingManager} and by the
+ * replication placement.
+ * @param pointsPerNode a positive multiple of {@link POINTS_PER_DIGEST}.
+ */
+export function ketamaRing(
+  nodes: readonly string[],
+  pointsPerNode: number = DEFAULT_POINTS_PER_NODE,
+): HashRing {
+  const digests = pointsPerNode / POINTS_PER_DIGEST;
+  // An explicit per-server vnode count is used verbatim only when it differs from the
+  // ring-wide default; the default path rounds `weight share * vnodes * N` down and loses
+  // a digest for some N (7, 14, 28, ...). Hence default = digests + 1, never used.
+  return new HashRing(Object.fromEntries([...nodes].sort().map((id) => [id, { vnodes: digests }])), 'md5', {
+    'vnode count': digests + 1,
+  });
 }
