@@ -82,6 +82,18 @@ export {
 export { type Random, seededRandom } from './gossip/random.ts';
 export { type LookupAll, resolveSeeds, type SeedResolution } from './gossip/seeds.ts';
 export {
+  type Ballot,
+  type ConsensusDurable,
+  type ConsensusHost,
+  type ConsensusMessage,
+  ConsensusNode,
+  type ConsensusOptions,
+  compareBallots,
+  type Outbound as ConsensusOutbound,
+  type Proposal,
+  type ProposalOutcome,
+} from './replication/consensus.ts';
+export {
   compareDigests,
   DEFAULT_DIGEST_DEPTH,
   DigestComparison,
