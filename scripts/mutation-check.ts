@@ -331,6 +331,22 @@ const MUTANTS: Mutant[] = [
     tests: ['packages/cluster/test/replication/consensus.test.ts'],
   },
   {
+    name: 'snapshot-drops-versions',
+    breaks: 'rows restored from a snapshot lose their versions (every older write then wins)',
+    file: 'packages/server/src/store/store.ts',
+    find: "ds.append(batch, lsn, 0, versions?.[i] ?? { kind: 'uniform', version: ZERO_VERSION });",
+    replace: "ds.append(batch, lsn, 0, { kind: 'uniform', version: ZERO_VERSION });",
+    tests: ['packages/server/test/commit/durability.test.ts'],
+  },
+  {
+    name: 'snapshot-drops-tombstones',
+    breaks: 'deleted-id tombstones are not restored from a snapshot (an older write resurrects the id)',
+    file: 'packages/server/src/store/store.ts',
+    find: 'ds.restoreDeletedIds(deletedIds);',
+    replace: '',
+    tests: ['packages/server/test/commit/durability.test.ts'],
+  },
+  {
     name: 'hlc-follows-wall-clock',
     breaks: 'the hybrid logical clock goes backwards with the wall clock',
     file: 'packages/cluster/src/versions/version.ts',

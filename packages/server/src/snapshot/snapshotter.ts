@@ -27,11 +27,12 @@
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import type { Version } from '@longbow/cluster';
 import type { RecordBatch } from 'apache-arrow';
 import type { Logger } from 'pino';
 import type { Compactor } from '../store/compaction.ts';
-import type { Dataset } from '../store/dataset.ts';
-import { ID_COLUMN, vectorValues } from '../store/schema.ts';
+import type { Dataset, RowVersions } from '../store/dataset.ts';
+import { ID_COLUMN, VERSION_HLC_COLUMN, VERSION_NODE_COLUMN, vectorValues } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import type { Wal } from '../wal/wal.ts';
 import type { SnapshotBackend } from './backend.ts';
@@ -40,6 +41,7 @@ import {
   readSnapshotHeader,
   SnapshotCorruptError,
   snapshotKeyValues,
+  snapshotRowVersions,
   snapshotSchema,
   toSnapshotBatch,
 } from './format.ts';
@@ -113,14 +115,38 @@ export interface SnapshotStatus {
 
 interface Captured {
   ds: Dataset;
-  batches: { batch: RecordBatch; deleted: Uint8Array | undefined }[];
+  batches: { batch: RecordBatch; deleted: Uint8Array | undefined; versions: RowVersions }[];
+  deletedIds: [number | bigint | string, Version][];
   lastLsn: bigint;
 }
 
-/** CRC-32 over vector values and id values, independent of how rows are split into batches. */
+/**
+ * CRC-32 over vector values, id values and (format 2) the version columns, one lane each,
+ * independent of how rows are split into batches. Written as `vectors:ids` or
+ * `vectors:ids:hlc:node`.
+ */
 export class ContentChecksum {
   private vectors = 0;
   private ids = 0;
+  private hlc: number | undefined;
+  private node: number | undefined;
+
+  /** Folds in a snapshot batch's version columns (format 2), their raw little-endian values. */
+  updateVersionColumns(batch: RecordBatch): void {
+    const lane = (name: string, crc: number | undefined): number => {
+      let c = crc ?? 0;
+      for (const data of batch.getChild(name)?.data ?? []) {
+        const values = data.values as ArrayBufferView & { BYTES_PER_ELEMENT: number };
+        c = zlib.crc32(
+          new Uint8Array(values.buffer, values.byteOffset, data.length * values.BYTES_PER_ELEMENT),
+          c,
+        );
+      }
+      return c;
+    };
+    this.hlc = lane(VERSION_HLC_COLUMN, this.hlc);
+    this.node = lane(VERSION_NODE_COLUMN, this.node);
+  }
 
   update(batch: RecordBatch, dim: number): void {
     const v = vectorValues(batch, dim);
@@ -140,7 +166,9 @@ export class ContentChecksum {
   }
 
   toString(): string {
-    return `${this.vectors.toString(16).padStart(8, '0')}:${this.ids.toString(16).padStart(8, '0')}`;
+    const hex = (x: number) => x.toString(16).padStart(8, '0');
+    const base = `${hex(this.vectors)}:${hex(this.ids)}`;
+    return this.hlc === undefined ? base : `${base}:${hex(this.hlc)}:${hex(this.node ?? 0)}`;
   }
 }
 
@@ -335,7 +363,9 @@ export class Snapshotter {
     return list.map((ds) => ({
       ds,
       lastLsn: ds.lastLsn,
-      batches: ds.batches.map((b) => ({ batch: b.batch, deleted: b.deleted?.slice() })),
+      // A stored batch's versions never change (a new write is a new row), so no copy.
+      batches: ds.batches.map((b) => ({ batch: b.batch, deleted: b.deleted?.slice(), versions: b.versions })),
+      deletedIds: ds.deletedIdEntries(),
     }));
   }
 
@@ -466,11 +496,12 @@ async function encodeSnapshot(
   const checksum = new ContentChecksum();
   let rows = 0;
   try {
-    for (const { batch, deleted } of c.batches) {
-      const out = toSnapshotBatch(def, schema, batch, deleted);
+    for (const { batch, deleted, versions } of c.batches) {
+      const out = toSnapshotBatch(def, schema, batch, deleted, versions);
       if (out) {
         encoder.add(out);
         checksum.update(out, def.dim);
+        checksum.updateVersionColumns(out);
         rows += out.numRows;
       }
       await yieldToLoop();
@@ -479,7 +510,7 @@ async function encodeSnapshot(
     await encoder.abort();
     throw err;
   }
-  const kv = snapshotKeyValues(def, lsn, rows, writtenAt);
+  const kv = snapshotKeyValues(def, lsn, rows, writtenAt, c.deletedIds);
   kv.set(CHECKSUM_KEY, checksum.toString());
   const file = await encoder.finish(kv, compression);
   return { file, rows };
@@ -514,11 +545,14 @@ export async function recoverSnapshots(
     if (header.def.name !== name)
       throw new SnapshotCorruptError(file, `holds dataset "${header.def.name}", not "${name}"`);
     const checksum = new ContentChecksum();
+    const versions: RowVersions[] = [];
     const batches = decoded.batches
       .filter((b) => b.numRows > 0)
       .map((b) => {
         const restored = fromSnapshotBatch(file, header.def, b);
         checksum.update(restored, header.def.dim);
+        versions.push(snapshotRowVersions(file, header.info, b));
+        if (header.info.version >= 2) checksum.updateVersionColumns(b);
         return restored;
       });
     const rows = batches.reduce((n, b) => n + b.numRows, 0);
@@ -531,7 +565,14 @@ export async function recoverSnapshots(
       log.warn({ err, dataset: name }, 'saved index unreadable; rebuilding the index');
       return undefined;
     });
-    const { ds, index, reason } = await store.restore(header.def, batches, header.lsn, savedIndex);
+    const { ds, index, reason } = await store.restore(
+      header.def,
+      batches,
+      header.lsn,
+      savedIndex,
+      versions,
+      header.deletedIds,
+    );
     recovered.set(name, { ds, lsn: header.lsn, writtenAtMs: header.writtenAtMs });
     if (reason) log.warn({ dataset: name, reason }, 'saved index not used; rebuilding the index');
     log.info(

@@ -254,6 +254,25 @@ export class Dataset {
     return n;
   }
 
+  /** The deleted-id tombstones (id → version of its delete), a copy: what a snapshot keeps. */
+  deletedIdEntries(): [number | bigint | string, Version][] {
+    return [...this.deletedIds];
+  }
+
+  /**
+   * Installs deleted-id tombstones read from a snapshot (start-up, after the rows, before
+   * WAL replay). A tombstone of an id that is live with a higher version is dropped.
+   */
+  restoreDeletedIds(entries: Iterable<readonly [IdKey, Version]>): void {
+    for (const [id, version] of entries) {
+      const key = mapKey(id);
+      const ordinal = this.ids.get(key);
+      if (ordinal !== undefined && compareVersions(this.versionOf(ordinal), version) >= 0) continue;
+      const dead = this.deletedIds.get(key);
+      if (dead === undefined || compareVersions(version, dead) > 0) this.deletedIds.set(key, version);
+    }
+  }
+
   private indexText(batch: RecordBatch, firstRow: number): void {
     const columns = this.def.textColumns.map((c) => batch.getChild(c)!);
     for (let i = 0; i < batch.numRows; i++) {

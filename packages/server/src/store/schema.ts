@@ -25,6 +25,10 @@ import { parseMetric } from '../index/metric.ts';
 export const ID_COLUMN = 'id';
 export const VECTOR_COLUMN = 'vector';
 export const CREATED_AT_COLUMN = 'created_at';
+/** Snapshot columns holding each row's version (HLC, node tag); no dataset may use these names. */
+export const VERSION_HLC_COLUMN = 'longbow_version_hlc';
+export const VERSION_NODE_COLUMN = 'longbow_version_node';
+export const RESERVED_COLUMNS: readonly string[] = [VERSION_HLC_COLUMN, VERSION_NODE_COLUMN];
 export const METRIC_METADATA_KEY = 'longbow.metric';
 /** Schema metadata: comma-separated utf8 columns that feed the BM25 index. */
 export const TEXT_COLUMNS_METADATA_KEY = 'longbow.text_columns';
@@ -119,6 +123,13 @@ export function defineDataset(name: string, schema: Schema): DatasetDefinition {
   const byName = new Map(schema.fields.map((f) => [f.name, f]));
   if (byName.size !== schema.fields.length)
     throw new LongbowError(ErrorCode.invalidSchema, 'duplicate column names in the schema');
+  const reserved = schema.fields.find((f) => RESERVED_COLUMNS.includes(f.name));
+  if (reserved) {
+    throw new LongbowError(
+      ErrorCode.invalidSchema,
+      `column name "${reserved.name}" is reserved (snapshots store row versions under it); rename the column`,
+    );
+  }
   const vector = byName.get(VECTOR_COLUMN);
   if (!vector) {
     throw new LongbowError(

@@ -11,7 +11,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { ZERO_VERSION } from '@longbow/cluster';
+import { type Version, ZERO_VERSION } from '@longbow/cluster';
 import type { RecordBatch } from 'apache-arrow';
 import type { NodeConfig } from '../config.ts';
 import { ErrorCode, LongbowError } from '../errors.ts';
@@ -152,20 +152,29 @@ export class Store {
    * snapshot covers. Replaces any dataset of that name. With `savedIndex` (the index file
    * saved beside the snapshot) the graphs are loaded instead of rebuilt when the file
    * matches the dataset's index settings and `lsn`; otherwise — or when it is damaged — the
-   * index is rebuilt from the rows and `reason` says why.
+   * index is rebuilt from the rows and `reason` says why. `versions` (one per batch) and
+   * `deletedIds` are the rows' versions and the deleted-id tombstones the snapshot kept.
    */
   async restore(
     def: DatasetDefinition,
     batches: RecordBatch[],
     lsn: bigint,
     savedIndex?: Uint8Array,
+    versions?: readonly RowVersions[],
+    deletedIds: Iterable<readonly [IdKey, Version]> = [],
   ): Promise<{ ds: Dataset; index: 'loaded' | 'rebuilt'; reason?: string }> {
+    if (versions && versions.length !== batches.length) {
+      throw new Error(`restore: ${versions.length} row-version sets for ${batches.length} batches`);
+    }
     this.applyDrop(def.name);
     this.definitions.set(def.name, def);
     const ds = new Dataset(def);
     this.datasets.set(def.name, ds);
-    // Snapshots do not record row versions yet: restored rows lose to every logged write.
-    for (const batch of batches) ds.append(batch, lsn, 0, { kind: 'uniform', version: ZERO_VERSION });
+    // Format-1 snapshots carry no versions: their rows get version zero, below every logged write.
+    batches.forEach((batch, i) => {
+      ds.append(batch, lsn, 0, versions?.[i] ?? { kind: 'uniform', version: ZERO_VERSION });
+    });
+    ds.restoreDeletedIds(deletedIds);
     ds.lastLsn = lsn;
     let reason: string | undefined;
     if (savedIndex) {

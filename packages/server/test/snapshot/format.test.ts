@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ZERO_VERSION } from '@longbow/cluster';
 import {
   Field,
   FixedSizeList,
@@ -23,11 +24,16 @@ import {
   fromSnapshotBatch,
   readSnapshotHeader,
   SnapshotCorruptError,
+  type SnapshotInfo,
   snapshotKeyValues,
+  snapshotRowVersions,
   snapshotSchema,
   toSnapshotBatch,
 } from '../../src/snapshot/format.ts';
+import { type RowVersions, rowVersionsOf } from '../../src/store/dataset.ts';
 import { defineDataset } from '../../src/store/schema.ts';
+
+const UNIFORM: RowVersions = { kind: 'uniform', version: { hlc: 1n, node: 1 } };
 
 const VECTOR = new FixedSizeList(2, new Field('item', new Float32(), false));
 const TS = new Timestamp(TimeUnit.MILLISECOND, 'UTC');
@@ -79,14 +85,32 @@ describe('snapshot format', () => {
     const { schema, added } = snapshotSchema(def);
     assert.deepEqual(
       schema.fields.map((f) => f.name),
-      ['id', 'vector', 'metadata', 'created_at', 'title'],
+      ['id', 'vector', 'metadata', 'created_at', 'title', 'longbow_version_hlc', 'longbow_version_node'],
     );
-    assert.deepEqual(added, ['metadata']);
-    const b = toSnapshotBatch(def, schema, stored(def.schema, [1, 2, 3, 4]), Uint8Array.of(0, 1, 0, 1))!;
+    assert.deepEqual(added, ['metadata', 'longbow_version_hlc', 'longbow_version_node']);
+    const versions = rowVersionsOf(4, (i) => ({ hlc: 100n + BigInt(i), node: 7 }));
+    const b = toSnapshotBatch(
+      def,
+      schema,
+      stored(def.schema, [1, 2, 3, 4]),
+      Uint8Array.of(0, 1, 0, 1),
+      versions,
+    )!;
     assert.deepEqual([...b.getChild('id')!].map(Number), [1, 3]);
     assert.deepEqual([...b.getChild('title')!], ['title-1', 'title-3']);
     assert.deepEqual([...b.getChild('metadata')!], [null, null]);
-    assert.equal(toSnapshotBatch(def, schema, stored(def.schema, [1]), Uint8Array.of(1)), undefined);
+    // The live rows keep their own versions.
+    assert.deepEqual([...b.getChild('longbow_version_hlc')!], [100n, 102n]);
+    const info = { version: 2 } as SnapshotInfo;
+    assert.deepEqual(
+      snapshotRowVersions('f', info, b),
+      rowVersionsOf(2, (i) => ({ hlc: [100n, 102n][i]!, node: 7 })),
+    );
+    assert.deepEqual(snapshotRowVersions('f', { version: 1 } as SnapshotInfo, b), {
+      kind: 'uniform',
+      version: ZERO_VERSION,
+    });
+    assert.equal(toSnapshotBatch(def, schema, stored(def.schema, [1]), Uint8Array.of(1), UNIFORM), undefined);
     const back = fromSnapshotBatch('f', def, b);
     assert.deepEqual(
       back.schema.fields.map((f) => f.name),
@@ -105,7 +129,7 @@ describe('snapshot format', () => {
         new Field('created_at', TS, false),
       ]),
     );
-    assert.deepEqual(snapshotSchema(own).added, []);
+    assert.deepEqual(snapshotSchema(own).added, ['longbow_version_hlc', 'longbow_version_node']);
     for (const d of [def, own]) {
       const h = readSnapshotHeader('f', snapshotKeyValues(d, 42n, 7, new Date('2026-11-21T06:00:00.250Z')));
       assert.equal(h.lsn, 42n);
@@ -143,7 +167,7 @@ describe('snapshot format', () => {
     );
     assert.throws(
       broken((m) =>
-        m.set('longbow.dataset', kv.get('longbow.dataset')!.replace('"version":1', '"version":9')),
+        m.set('longbow.dataset', kv.get('longbow.dataset')!.replace('"version":2', '"version":9')),
       ),
       named(/format version 9/),
     );
@@ -161,9 +185,66 @@ describe('snapshot format', () => {
     assert.equal(readSnapshotHeader('/snap/docs.parquet', old).writtenAtMs, undefined);
   });
 
+  it('keeps deleted-id tombstones in the metadata (format 2) and still reads format 1', () => {
+    const kv = snapshotKeyValues(def, 9n, 0, new Date(0), [
+      [5, { hlc: 2n ** 60n, node: 4_000_000_000 }],
+      [-3n, { hlc: 1n, node: 0 }],
+    ]);
+    const h = readSnapshotHeader('f', kv);
+    assert.deepEqual(h.deletedIds, [
+      [5n, { hlc: 2n ** 60n, node: 4_000_000_000 }],
+      [-3n, { hlc: 1n, node: 0 }],
+    ]);
+    assert.equal(h.info.version, 2);
+    const v1 = new Map(kv);
+    v1.delete('longbow.deleted_ids');
+    v1.set('longbow.dataset', kv.get('longbow.dataset')!.replace('"version":2', '"version":1'));
+    assert.deepEqual(readSnapshotHeader('f', v1).deletedIds, []);
+    const v9 = new Map(kv);
+    v9.set('longbow.dataset', kv.get('longbow.dataset')!.replace('"version":2', '"version":9'));
+    assert.throws(
+      () => readSnapshotHeader('/s/docs.parquet', v9),
+      /unknown snapshot format version 9 \(this build reads 1, 2\)/,
+    );
+    const torn = new Map(kv);
+    torn.set('longbow.deleted_ids', '[[5,1,2]]');
+    assert.throws(() => readSnapshotHeader('/s/docs.parquet', torn), /longbow.deleted_ids is unreadable/);
+    // A format-2 batch without its version columns is corrupt.
+    const { schema } = snapshotSchema(def);
+    const b = toSnapshotBatch(def, schema, stored(def.schema, [1]), undefined, UNIFORM)!;
+    const stripped = new RecordBatch(
+      new Schema(schema.fields.slice(0, 5)),
+      makeData({
+        type: new Struct(schema.fields.slice(0, 5)),
+        length: 1,
+        nullCount: 0,
+        children: b.data.children.slice(0, 5) as never,
+      }),
+    );
+    assert.throws(
+      () => snapshotRowVersions('/s/docs.parquet', { version: 2 } as SnapshotInfo, stripped),
+      /without uint64 longbow_version_hlc/,
+    );
+  });
+
+  it('refuses a dataset column named like a version column', () => {
+    assert.throws(
+      () =>
+        defineDataset(
+          'x',
+          new Schema([
+            new Field('id', new Int64(), false),
+            new Field('vector', VECTOR, false),
+            new Field('longbow_version_hlc', new Int64(), true),
+          ]),
+        ),
+      /column name "longbow_version_hlc" is reserved/,
+    );
+  });
+
   it('rejects a batch whose column type changed', () => {
     const { schema } = snapshotSchema(def);
-    const b = toSnapshotBatch(def, schema, stored(def.schema, [1]), undefined)!;
+    const b = toSnapshotBatch(def, schema, stored(def.schema, [1]), undefined, UNIFORM)!;
     const wrong = new Schema(
       schema.fields.map((f) => (f.name === 'title' ? new Field('title', new Int64(), true) : f)),
     );

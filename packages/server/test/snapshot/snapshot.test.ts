@@ -190,8 +190,15 @@ describe('snapshots', () => {
         'created_at: Timestamp<MILLISECOND, UTC>',
         'text: Utf8',
         'price: Float64',
+        'longbow_version_hlc: Uint64',
+        'longbow_version_node: Uint32',
       ],
     );
+    // Every row carries the version it was committed with (HLC of this node, its tag).
+    for (const b of batches) {
+      for (const hlc of b.getChild('longbow_version_hlc')!) assert.ok((hlc as bigint) > 0n);
+      for (const tag of b.getChild('longbow_version_node')!) assert.notEqual(tag, 0);
+    }
     assert.equal(keyValues.get('longbow.lsn'), String(r.lsn));
     assert.equal(keyValues.get('longbow.written_at'), stats.written_at);
     const rows = new Map<number, { vector: number[]; text: string | null; price: number; meta: unknown }>();
