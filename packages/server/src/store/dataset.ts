@@ -232,8 +232,7 @@ export class Dataset {
         this.tombstone(ordinal);
         removed.push(ordinal);
       }
-      const dead = this.deletedIds.get(key);
-      if (dead === undefined || compareVersions(version, dead) > 0) this.deletedIds.set(key, version);
+      this.raiseTombstone(key, version);
     });
     this.lastLsn = lsn;
     return removed;
@@ -268,9 +267,14 @@ export class Dataset {
       const key = mapKey(id);
       const ordinal = this.ids.get(key);
       if (ordinal !== undefined && compareVersions(this.versionOf(ordinal), version) >= 0) continue;
-      const dead = this.deletedIds.get(key);
-      if (dead === undefined || compareVersions(version, dead) > 0) this.deletedIds.set(key, version);
+      this.raiseTombstone(key, version);
     }
+  }
+
+  /** Keeps `key`'s deleted-id tombstone at the highest delete version seen (never lowers it). */
+  private raiseTombstone(key: number | bigint | string, version: Version): void {
+    const dead = this.deletedIds.get(key);
+    if (dead === undefined || compareVersions(version, dead) > 0) this.deletedIds.set(key, version);
   }
 
   private indexText(batch: RecordBatch, firstRow: number): void {
